@@ -1,0 +1,1 @@
+"""Sandbox backends behind one `SandboxBackend` protocol: local (bubblewrap), kubernetes."""

@@ -1,0 +1,1 @@
+"""What is measured: the Harbor task format, built-in suites, performance benchmarks."""

@@ -1,0 +1,1 @@
+"""self-harness: the Ray composition, configuration and command line."""

@@ -1,0 +1,1 @@
+"""Ray Serve apps (OpenAI-compatible endpoint, review app)."""
