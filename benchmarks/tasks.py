@@ -304,6 +304,14 @@ def read_reward(sandbox: Sandbox) -> tuple[float | None, str | None]:
     return None, "the verifier wrote neither /logs/verifier/reward.json nor reward.txt"
 
 
+_NAMED_PATH = re.compile(r"`(/(?:app|root|tmp|srv|opt|home|var|data)/[^`\s<>*?{}$]*)`")
+
+
+def named_paths(instruction: str) -> list[str]:
+    """Absolute paths the instruction names in backticks, in order, once each (inputs and outputs)."""
+    return list(dict.fromkeys(m.group(1).rstrip("/.,") or "/" for m in _NAMED_PATH.finditer(instruction)))
+
+
 def run_verifier(sandbox: Sandbox, task: Task) -> VerifierResult:
     """Upload the tests and run them as Harbor does; never raises for a failing test."""
     sandbox.upload_dir(task.tests_dir, "/tests")

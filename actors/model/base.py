@@ -1,0 +1,48 @@
+"""The `Model` protocol: what the agent loop, the miner and the proposer call.
+
+Every backend (sim, openai, vllm) implements it. A request carries the whole
+conversation, so a backend keeps no per-episode state and any replica can answer.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, runtime_checkable
+
+import msgspec
+
+
+class Message(msgspec.Struct, frozen=True):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
+    messages: tuple[Message, ...]
+    temperature: float = 0.7
+    seed: int = 0
+    max_tokens: int | None = None
+    conversation_id: str = ""
+    """Stable for all turns of one episode: routers use it to keep a conversation on one replica."""
+
+
+class ModelReply(msgspec.Struct, frozen=True, kw_only=True):
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class ModelError(RuntimeError):
+    """The model could not answer (endpoint down, retries exhausted): not the agent's failure."""
+
+
+@runtime_checkable
+class Model(Protocol):
+    name: str
+
+    def complete(self, request: ModelRequest) -> ModelReply: ...
+
+
+def count_tokens(text: str) -> int:
+    """A rough token count (4 characters a token) for backends that report none."""
+    return max(1, len(text) // 4)

@@ -1,0 +1,89 @@
+"""The agent's reply (Terminus-2 style JSON) and how the harness talks back.
+
+The reply is a JSON object: `analysis`, `plan`, `commands` (each `{"keystrokes": ...,
+"duration": ...}` or a tool call `{"tool": "write_file", "path": ..., "content": ...}`)
+and `task_complete`. Observations use a fixed, readable layout so that any model, the
+simulated one included, can read them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+
+
+class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    keystrokes: str | None = None
+    duration: float = 1.0
+    tool: str | None = None
+    path: str | None = None
+    content: str | None = None
+    old: str | None = None
+    new: str | None = None
+
+
+class Action(msgspec.Struct, kw_only=True):
+    analysis: str = ""
+    plan: str = ""
+    commands: list[Command] = []
+    task_complete: bool = False
+
+
+class ReplyError(ValueError):
+    """The model's reply is not a valid action; the message says what is wrong."""
+
+
+PARSE_ERROR = "[harness] Your reply could not be parsed"
+
+
+def parse_strict(raw: str) -> dict[str, Any]:
+    """The whole reply must be one JSON object and nothing else."""
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ReplyError(f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+    if not isinstance(value, dict):
+        raise ReplyError(f"expected a JSON object, got {type(value).__name__}")
+    return value
+
+
+def to_action(value: dict[str, Any]) -> Action:
+    """Check the parsed object against the action schema, naming the bad field."""
+    try:
+        action = msgspec.convert(value, Action)
+    except msgspec.ValidationError as e:
+        raise ReplyError(f"reply does not match the action schema: {e}") from None
+    for i, cmd in enumerate(action.commands):
+        if (cmd.keystrokes is None) == (cmd.tool is None):
+            raise ReplyError(f"commands[{i}]: give exactly one of 'keystrokes' or 'tool'")
+    return action
+
+
+def format_command_result(command: str, output: str, exit_code: int | None, *, note: str = "") -> str:
+    """How one command's result reads to the model."""
+    lines = [f"$ {command}"]
+    if output:
+        lines.append(output.rstrip("\n"))
+    if exit_code is not None:
+        lines.append(f"[exit {exit_code}]")
+    if note:
+        lines.append(note)
+    return "\n".join(lines)
+
+
+def tagged(name: str, message: str) -> str:
+    """A harness or middleware message: `[name] message`."""
+    return f"[{name}] {message}"
+
+
+def truncate_text(text: str, limit: int) -> str:
+    """Keep the head and the tail, as Terminus does with long output."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    half = max(1, limit // 2)
+    head = data[:half].decode(errors="ignore")
+    tail = data[-half:].decode(errors="ignore")
+    return f"{head}\n[... {len(data) - 2 * half} bytes truncated ...]\n{tail}"

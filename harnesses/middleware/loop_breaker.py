@@ -1,0 +1,30 @@
+"""A failing command repeated verbatim is not run again; the agent is told to change course.
+
+Repeating a failed command is the commonest loop; running it again costs a turn and
+teaches nothing.
+"""
+
+from __future__ import annotations
+
+from actors.sandbox.base import ExecResult
+from harnesses.middleware.base import CommandDecision, EpisodeContext, Middleware
+
+
+class LoopBreaker(Middleware):
+    name = "loop_breaker"
+
+    def before_command(self, ctx: EpisodeContext, command: str, decision: CommandDecision) -> CommandDecision:
+        failures = ctx.state.setdefault("loop_breaker_failures", {})
+        count = failures.get(command.strip(), 0)
+        if count < self.params.max_repeats or decision.run is None:
+            return decision
+        message = (f"This exact command already failed {count} time(s); it was not run again. "
+                   "Read the error, then try a different approach (another command, tool or fix).")
+        ctx.emit(self.name, "block", f"{command.strip()[:200]} (failed {count}x)")
+        return CommandDecision(run=None, message=message)
+
+    def after_command(self, ctx: EpisodeContext, command: str, result: ExecResult) -> list[str]:
+        failures = ctx.state.setdefault("loop_breaker_failures", {})
+        if result.exit_code != 0:
+            failures[command.strip()] = failures.get(command.strip(), 0) + 1
+        return []

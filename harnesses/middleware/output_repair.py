@@ -1,0 +1,68 @@
+"""Tolerant parsing of the model's reply: code fences, trailing text, single quotes.
+
+A model that wraps its JSON in a fence or writes a Python dict has still said what it
+means; this recovers it instead of spending the turn.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+
+from harnesses.middleware.base import EpisodeContext, Middleware
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+
+
+def first_object(text: str) -> str | None:
+    """The first balanced {...} in text, respecting quoted strings."""
+    start = text.find("{")
+    while start != -1:
+        depth, quote, escaped = 0, "", False
+        for i in range(start, len(text)):
+            ch = text[i]
+            if quote:
+                if escaped:
+                    escaped = False
+                elif ch == "\\":
+                    escaped = True
+                elif ch == quote:
+                    quote = ""
+            elif ch in "\"'":
+                quote = ch
+            elif ch == "{":
+                depth += 1
+            elif ch == "}":
+                depth -= 1
+                if depth == 0:
+                    return text[start:i + 1]
+        start = text.find("{", start + 1)
+    return None
+
+
+def repair(raw: str) -> dict | None:
+    """Try, in order: fenced block, first balanced object, Python literal (single quotes, True/False)."""
+    candidates = [m.group(1) for m in _FENCE.finditer(raw)] + [raw]
+    for candidate in candidates:
+        obj = first_object(candidate)
+        if obj is None:
+            continue
+        for loader in (json.loads, ast.literal_eval):
+            try:
+                value = loader(obj)
+            except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                continue
+            if isinstance(value, dict):
+                return value
+    return None
+
+
+class OutputRepair(Middleware):
+    name = "output_repair"
+
+    def parse_reply(self, ctx: EpisodeContext, raw: str) -> dict | None:
+        value = repair(raw)
+        if value is not None:
+            ctx.emit(self.name, "repair", "recovered a JSON object from a malformed reply")
+        return value

@@ -1,0 +1,98 @@
+"""The record of one episode: everything the miner, the report and a person need later.
+
+A trace is written as one JSON file per episode; it is the evidence behind every
+signature, cluster and decision.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class CommandRecord(msgspec.Struct, kw_only=True):
+    """One command the harness ran (or refused to run) in the sandbox."""
+
+    turn: int
+    command: str
+    """What ran: the model's keystrokes, or the tool call rendered as text."""
+    exit_code: int | None
+    """None when a middleware blocked it and it never ran."""
+    output: str
+    duration_s: float = 0.0
+    timed_out: bool = False
+    truncated: bool = False
+    killed_by: str | None = None
+    blocked_by: str | None = None
+
+
+class MiddlewareEvent(msgspec.Struct, kw_only=True):
+    """A middleware or hook acted: what it saw and what it told the agent."""
+
+    turn: int
+    name: str
+    kind: str
+    """e.g. 'inject', 'block', 'reject_completion', 'repair', 'wrap'."""
+    message: str = ""
+
+
+class Turn(msgspec.Struct, kw_only=True):
+    """One model call and what came of it."""
+
+    index: int
+    raw: str
+    """The model's reply, verbatim."""
+    action: dict[str, Any] | None = None
+    """The parsed reply (analysis, plan, commands, task_complete), None if unparseable."""
+    parse_error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    observation: str = ""
+    """What the harness sent back to the model after this turn."""
+
+
+class Trace(msgspec.Struct, kw_only=True):
+    """One episode: one task, one harness, one model, one attempt, one seed."""
+
+    task: str
+    harness_id: str
+    model: str
+    attempt: int
+    seed: int
+    turns: list[Turn] = []
+    commands: list[CommandRecord] = []
+    events: list[MiddlewareEvent] = []
+    completed: bool = False
+    """The agent declared completion and the harness accepted it."""
+    stop_reason: str = ""
+    """'completed', 'max_turns', 'max_total_commands', 'agent_timeout', 'model_error', 'infra_error'."""
+    reward: float | None = None
+    verifier_output: str = ""
+    verifier_error: str | None = None
+    infra_error: str | None = None
+    """Set when the failure was the infrastructure's (sandbox, verifier crash): never the agent's."""
+    duration_s: float = 0.0
+    split: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.infra_error is None and self.reward is not None and self.reward >= 1.0
+
+    @property
+    def episode_id(self) -> str:
+        return f"{self.task}__{self.harness_id}__a{self.attempt}__s{self.seed}"
+
+
+def save_trace(trace: Trace, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{trace.episode_id}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_bytes(msgspec.json.encode(trace))
+    tmp.replace(path)
+    return path
+
+
+def load_trace(path: Path) -> Trace:
+    return msgspec.json.decode(path.read_bytes(), type=Trace)
