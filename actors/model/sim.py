@@ -37,8 +37,8 @@ QUIRKS = ("premature_complete", "split_state", "repeat_failing", "missing_tool",
 
 # What a rule in the system prompt must say for the sim to take it to heart, by quirk.
 RULE_PATTERNS: dict[str, str] = {
-    "premature_complete": r"(required|expected|named) (output|artifact|file)s?\b.{0,120}\b(exist|before|first|check)"
-                          r"|before (declaring|marking|you declare).{0,80}(complete|done|finish)"
+    "premature_complete": r"(required|expected|named) (output|artifact|file)s?\b.{0,120}\b(exists?|first|early)\b"
+                          r"|(output|artifact|file)s?\b.{0,60}\b(exists?|present)\b.{0,80}before.{0,40}(complet|done|finish)"
                           r"|write (a first version of )?the (required )?(output|artifact)",
     "split_state": r"(cd|export|environment variables?|shell state|working directory|PATH)\b.{0,120}"
                    r"\b(same command|one command|single command|persist|fresh shell|not kept|lost|&&)",

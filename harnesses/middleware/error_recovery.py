@@ -20,7 +20,7 @@ class ErrorRecovery(Middleware):
         if count >= self.params.max_injections:
             return []
         ctx.state["error_recovery_count"] = count + 1
-        text = ctx.harness.prompt.recovery.render() if hasattr(ctx.harness.prompt.recovery, "render") else ""
+        text = ctx.harness.prompt.recovery.render()
         message = (text.strip() or "The last command failed. Read its error, fix the cause, and retry "
                    "the step with a corrected command; do not move on as if it had worked.")
         ctx.emit(self.name, "inject", f"after exit {result.exit_code}")

@@ -1,0 +1,52 @@
+"""ModelServer: one model backend behind the `Model` protocol, as a Ray actor.
+
+The agent loops in rollout workers call it through `RemoteModel`; a request carries the
+whole conversation, so the server holds no per-episode state.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from actors.model.base import Model, ModelReply, ModelRequest
+from benchmarks.tasks import Task
+from cluster.config import ModelConfig, SimModelConfig
+
+
+def build_model(config: ModelConfig, tasks: list[Task]) -> Model:
+    """The backend a config selects; heavy SDKs are imported only when chosen."""
+    if isinstance(config, SimModelConfig):
+        from actors.model.sim import SimModel, load_profile
+
+        return SimModel(load_profile(config.profile), tasks)
+    raise ValueError(f"model.kind: unsupported backend {type(config).__name__}")
+
+
+class ModelServer:
+    """Serves one backend; made a (threaded) Ray actor at the composition root."""
+
+    def __init__(self, config: ModelConfig, tasks: list[Task]):
+        self.model = build_model(config, tasks)
+        self.name = self.model.name
+        self._lock = threading.Lock()
+        self.requests = 0
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        with self._lock:
+            self.requests += 1
+        return self.model.complete(request)
+
+    def stats(self) -> dict:
+        return {"model": self.name, "requests": self.requests}
+
+
+class RemoteModel:
+    """A `Model` that forwards to a ModelServer actor handle."""
+
+    def __init__(self, handle, name: str):
+        self.handle, self.name = handle, name
+
+    def complete(self, request: ModelRequest) -> ModelReply:
+        import ray
+
+        return ray.get(self.handle.complete.remote(request))

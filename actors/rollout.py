@@ -1,0 +1,126 @@
+"""Rollouts: many episodes of one harness (or a calibration agent) on a set of tasks.
+
+`RolloutWorker` is a plain class (a threaded Ray actor at the composition root) that runs
+episodes concurrently; `summarize` turns traces into the numbers a person reads. Nothing
+here imports Ray.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+import msgspec
+
+from actors.model.base import Model
+from actors.sandbox.base import SandboxBackend
+from benchmarks.tasks import Task
+from harnesses.agent import run_episode
+from harnesses.calibration import run_calibration_episode
+from harnesses.outcome import families, failure_cause
+from harnesses.spec import HarnessSpec
+from harnesses.trace import Trace
+
+
+class EpisodeSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """Which episode to run; (task, attempt, seed) pairs it with the same episode of another harness."""
+
+    task: str
+    attempt: int
+    seed: int
+    split: str = ""
+
+
+def plan_episodes(tasks: list[Task], attempts: int, base_seed: int, split: str = "") -> list[EpisodeSpec]:
+    return [EpisodeSpec(task=t.name, attempt=a, seed=base_seed + a, split=split)
+            for a in range(attempts) for t in tasks]
+
+
+class RolloutWorker:
+    """Runs episodes; thread-safe, so one worker can run several at once."""
+
+    def __init__(self, tasks: list[Task], backend: SandboxBackend, model: Model | None,
+                 harness: HarnessSpec | None, agent: str = "model",
+                 lease: Callable[[], object] | None = None, release: Callable[[object], None] | None = None):
+        self.tasks = {t.name: t for t in tasks}
+        self.backend, self.model, self.harness, self.agent = backend, model, harness, agent
+        self._lease, self._release = lease, release
+
+    def run(self, spec: EpisodeSpec) -> Trace:
+        task = self.tasks[spec.task]
+        token = self._lease() if self._lease else None
+        try:
+            if self.agent == "model":
+                assert self.model is not None and self.harness is not None
+                return run_episode(task, self.harness, self.model, self.backend, attempt=spec.attempt,
+                                   seed=spec.seed, split=spec.split)
+            return run_calibration_episode(self.agent, task, self.backend, attempt=spec.attempt, seed=spec.seed,
+                                           split=spec.split)
+        except Exception as e:  # one broken episode never stops a rollout
+            trace = Trace(task=spec.task, harness_id=self.harness.id if self.harness else self.agent,
+                          model=getattr(self.model, "name", self.agent), attempt=spec.attempt, seed=spec.seed,
+                          split=spec.split)
+            trace.infra_error = f"episode crashed: {type(e).__name__}: {e}"
+            trace.stop_reason = "infra_error"
+            return trace
+        finally:
+            if self._release and token is not None:
+                self._release(token)
+
+    def run_encoded(self, spec: EpisodeSpec) -> bytes:
+        """`run`, with the trace as JSON bytes (cheap to ship between processes)."""
+        return msgspec.json.encode(self.run(spec))
+
+
+class RolloutSummary(msgspec.Struct, kw_only=True):
+    episodes: int
+    passed: int
+    failed: int
+    infra_errors: int
+    pass_rate: float
+    """Passed over episodes that were not infrastructure failures."""
+    by_cause: dict[str, int]
+    by_family: dict[str, int]
+    """Episodes in which each model failure family is visible (passed or not)."""
+    by_task: dict[str, list[int]]
+    """Per task: [passed, episodes]."""
+    duration_s: float = 0.0
+    episodes_per_s: float = 0.0
+
+
+def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
+    infra = sum(1 for t in traces if t.infra_error)
+    passed = sum(1 for t in traces if t.passed)
+    counted = len(traces) - infra
+    causes = Counter(failure_cause(t) for t in traces if not t.passed)
+    fams: Counter[str] = Counter()
+    by_task: dict[str, list[int]] = {}
+    for t in traces:
+        fams.update(families(t))
+        cell = by_task.setdefault(t.task, [0, 0])
+        cell[0] += int(t.passed)
+        cell[1] += 1
+    return RolloutSummary(
+        episodes=len(traces), passed=passed, failed=counted - passed, infra_errors=infra,
+        pass_rate=passed / counted if counted else 0.0, by_cause=dict(causes.most_common()),
+        by_family=dict(sorted(fams.items())), by_task=dict(sorted(by_task.items())), duration_s=duration_s,
+        episodes_per_s=len(traces) / duration_s if duration_s > 0 else 0.0)
+
+
+def format_table(summary: RolloutSummary, title: str = "") -> str:
+    """The table the CLI prints."""
+    lines = [title] if title else []
+    lines += [
+        f"{'episodes':<16}{summary.episodes}",
+        f"{'passed':<16}{summary.passed}",
+        f"{'pass rate':<16}{summary.pass_rate:.1%}",
+        f"{'infra errors':<16}{summary.infra_errors}",
+        f"{'time':<16}{summary.duration_s:.1f}s ({summary.episodes_per_s:.2f} episodes/s)",
+    ]
+    if summary.by_cause:
+        lines.append("failures by cause:")
+        lines += [f"  {cause:<22}{n}" for cause, n in summary.by_cause.items()]
+    if summary.by_family:
+        lines.append("failure families seen (episodes):")
+        lines += [f"  {fam:<22}{n}" for fam, n in summary.by_family.items()]
+    return "\n".join(lines)

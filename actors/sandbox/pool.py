@@ -1,0 +1,42 @@
+"""SandboxPool: bounds how many sandboxes run at once, across every rollout worker.
+
+Workers take a lease before opening a sandbox and give it back after; the pool counts
+what ran, so a run can show its real concurrency. (The kubernetes backend will keep
+warm pods here.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class SandboxPool:
+    """An async Ray actor at the composition root; a plain asyncio object in tests."""
+
+    def __init__(self, size: int):
+        if size < 1:
+            raise ValueError("SandboxPool size must be at least 1")
+        self.size = size
+        self._sem: asyncio.Semaphore | None = None
+        self.active = 0
+        self.peak = 0
+        self.leases = 0
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        if self._sem is None:  # made on first use, inside the actor's event loop
+            self._sem = asyncio.Semaphore(self.size)
+        return self._sem
+
+    async def acquire(self) -> int:
+        await self._semaphore().acquire()
+        self.active += 1
+        self.leases += 1
+        self.peak = max(self.peak, self.active)
+        return self.leases
+
+    async def release(self, lease: int) -> None:
+        self.active -= 1
+        self._semaphore().release()
+
+    async def stats(self) -> dict:
+        return {"size": self.size, "active": self.active, "peak": self.peak, "leases": self.leases}

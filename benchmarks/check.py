@@ -1,0 +1,104 @@
+"""`selfharness tasks check DIR`: a suite is sound when every task loads, its oracle passes
+and doing nothing fails. Also reports what the simulated model will find in each plan.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import msgspec
+from tqdm import tqdm
+
+from actors.model.plan import load_plan
+from actors.sandbox.base import SandboxBackend
+from benchmarks.tasks import Task, load_suite
+
+
+class TaskCheck(msgspec.Struct, kw_only=True):
+    task: str
+    split: str
+    oracle_reward: float | None
+    noop_reward: float | None
+    steps: int = 0
+    families: list[str] = []
+    problems: list[str] = []
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class SuiteCheck(msgspec.Struct, kw_only=True):
+    suite: str
+    tasks: list[TaskCheck]
+    load_errors: list[str]
+    split_sizes: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.load_errors and all(t.ok for t in self.tasks)
+
+    def format(self) -> str:
+        lines = [f"suite {self.suite}: {len(self.tasks)} tasks, splits "
+                 + ", ".join(f"{k}={v}" for k, v in self.split_sizes.items())]
+        for t in self.tasks:
+            mark = "ok  " if t.ok else "FAIL"
+            lines.append(f"  {mark} {t.task:<34} {t.split:<6} oracle={t.oracle_reward} noop={t.noop_reward} "
+                         f"steps={t.steps} {','.join(t.families)}" + ("".join(f"\n       - {p}" for p in t.problems)))
+        lines += [f"  LOAD ERROR {e}" for e in self.load_errors]
+        bad = sum(not t.ok for t in self.tasks) + len(self.load_errors)
+        lines.append("all tasks sound" if not bad else f"{bad} task(s) with problems")
+        return "\n".join(lines)
+
+
+def plan_families(task: Task) -> tuple[int, list[str]]:
+    plan = load_plan(task.solution_dir, task.name)
+    fams = []
+    if any(s.first_try for s in plan.steps):
+        fams.append("first-try")
+    if any(s.prefers for s in plan.steps):
+        fams.append("prefers")
+    if any(s.sets_state for s in plan.steps):
+        fams.append("cd-export")
+    if len(plan.steps) >= 6:
+        fams.append("long")
+    return len(plan.steps), fams
+
+
+def check_task(task: Task, split: str, backend: SandboxBackend) -> TaskCheck:
+    from harnesses.calibration import run_calibration_episode
+
+    problems: list[str] = []
+    try:
+        steps, fams = plan_families(task)
+    except (OSError, ValueError) as e:
+        steps, fams = 0, []
+        problems.append(f"solution/solve.sh: {e}")
+    oracle = run_calibration_episode("oracle", task, backend)
+    noop = run_calibration_episode("noop", task, backend)
+    if oracle.infra_error or not oracle.passed:
+        problems.append(f"oracle did not pass: reward={oracle.reward} {oracle.infra_error or ''} "
+                        f"{oracle.verifier_output[-300:]}".strip())
+    if noop.infra_error or noop.reward is None or noop.reward > 0:
+        problems.append(f"doing nothing did not score 0: reward={noop.reward} {noop.infra_error or ''}".strip())
+    return TaskCheck(task=task.name, split=split, oracle_reward=oracle.reward, noop_reward=noop.reward,
+                     steps=steps, families=fams, problems=problems)
+
+
+def check_suite(root, *, concurrency: int = 4, progress: bool = True, backend: SandboxBackend | None = None) -> SuiteCheck:
+    if backend is None:
+        from actors.sandbox.local import LocalSandboxBackend
+
+        backend = LocalSandboxBackend()
+    suite = load_suite(root)
+    split_of = {name: split for split, names in suite.splits.items() for name in names}
+    tasks = [suite.tasks[n] for n in sorted(suite.tasks)]
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(tqdm(pool.map(lambda t: check_task(t, split_of.get(t.name, "-"), backend), tasks),
+                            total=len(tasks), desc="checking tasks", disable=not progress))
+    unsplit = [n for n in suite.tasks if n not in split_of]
+    errors = list(suite.errors)
+    if suite.splits and unsplit:
+        errors.append(f"{root}/suite.yaml: splits: tasks in no split: {', '.join(sorted(unsplit))}")
+    return SuiteCheck(suite=suite.name, tasks=results, load_errors=errors,
+                      split_sizes={k: len(v) for k, v in suite.splits.items()})

@@ -1,0 +1,95 @@
+"""The `selfharness` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import msgspec
+
+from cluster.config import REPO_ROOT, ConfigError, LocalSandboxConfig, RolloutConfig, SimModelConfig, load_config
+
+
+def _rollout(args: argparse.Namespace) -> int:
+    from actors.rollout import format_table
+    from cluster.compose import run_rollout
+    from cluster.store import RunStore
+
+    if args.config:
+        config = load_config(args.config, RolloutConfig)
+    else:
+        config = RolloutConfig(
+            suite=args.suite, split=args.split, harness=args.harness, agent=args.agent,
+            model=SimModelConfig(profile=args.profile), sandbox=LocalSandboxConfig(),
+            attempts=args.attempts, seed=args.seed, concurrency=args.concurrency,
+            workers=min(args.workers, args.concurrency), run_dir=args.run_dir)
+    store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", f"rollout-{config.split}")
+    store.write_json("config.json", config)
+    traces, summary = run_rollout(config, store, progress=not args.json and sys.stderr.isatty() or args.progress)
+    store.write_json("summary.json", summary)
+    if args.json:
+        out = msgspec.to_builtins(summary)
+        out["run_dir"] = str(store.root)
+        print(json.dumps(out, indent=2))
+    else:
+        who = config.agent if config.agent != "model" else f"{Path(config.harness).stem} + sim/{config.model.profile}"
+        print(format_table(summary, f"{who} on {config.suite}/{config.split}, {config.attempts} attempt(s)"))
+        print(f"traces: {store.traces_dir()}")
+    return 0
+
+
+def _tasks_check(args: argparse.Namespace) -> int:
+    from benchmarks.check import check_suite
+
+    report = check_suite(Path(args.dir), concurrency=args.concurrency, progress=not args.json)
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(report), indent=2))
+    else:
+        print(report.format())
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="selfharness", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("rollout", help="run a harness (or the oracle/noop agent) on a split of a suite")
+    r.add_argument("--config", help="a YAML RolloutConfig (flags are ignored when given)")
+    r.add_argument("--suite", default="core")
+    r.add_argument("--split", default="train")
+    r.add_argument("--harness", default="harnesses/minimal.yaml")
+    r.add_argument("--model", default="sim", choices=["sim"], help="model backend (sim: the simulated model)")
+    r.add_argument("--profile", default="minimax", help="sim quirk profile")
+    r.add_argument("--agent", default="model", choices=["model", "oracle", "noop"])
+    r.add_argument("--attempts", type=int, default=2)
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--concurrency", type=int, default=4)
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--run-dir")
+    r.add_argument("--json", action="store_true", help="print a JSON summary")
+    r.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    r.set_defaults(func=_rollout)
+
+    t = sub.add_parser("tasks", help="task suites")
+    tsub = t.add_subparsers(dest="tasks_command", required=True)
+    c = tsub.add_parser("check", help="every task loads, its oracle passes, doing nothing fails")
+    c.add_argument("dir")
+    c.add_argument("--concurrency", type=int, default=4)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=_tasks_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, ValueError, KeyError) as e:
+        print(f"selfharness: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Configuration of what a command runs, as typed data: every knob, its default, why.
+
+Backend configs are tagged unions selected by `kind`; unknown keys are errors that name
+the file and the field.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SUITES_DIR = REPO_ROOT / "benchmarks" / "suites"
+
+
+class ConfigError(ValueError):
+    """A bad configuration: names the file and the field."""
+
+
+class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class SimModelConfig(_Config, tag="sim", tag_field="kind"):
+    """The simulated model (the default): scripted choices, real everything else."""
+
+    profile: str = "minimax"
+    """A quirk profile name from actors/model/profiles/ or a path to one."""
+
+
+ModelConfig = SimModelConfig
+
+
+class LocalSandboxConfig(_Config, tag="local", tag_field="kind"):
+    """bubblewrap on this machine."""
+
+    base_dir: str | None = None
+    """Where sandbox directories are made (default: the system temp dir)."""
+
+
+SandboxConfig = LocalSandboxConfig
+
+
+class RolloutConfig(_Config):
+    """One rollout: a harness (or a calibration agent) on one split of a suite."""
+
+    suite: str = "core"
+    """A built-in suite name (benchmarks/suites/NAME) or a path to a suite folder."""
+    split: str = "train"
+    """train, val, test, or all."""
+    harness: str = "harnesses/minimal.yaml"
+    agent: Literal["model", "oracle", "noop"] = "model"
+    """`model` runs the harness with the model; `oracle` and `noop` are calibration agents."""
+    model: ModelConfig = SimModelConfig()
+    sandbox: SandboxConfig = LocalSandboxConfig()
+    attempts: int = 2
+    seed: int = 0
+    """Attempt k of every task uses seed `seed + k`: runs pair by (task, attempt, seed)."""
+    concurrency: int = 4
+    """Episodes running at once (the sandbox pool's size)."""
+    workers: int = 2
+    """Rollout worker actors; each runs up to `concurrency / workers` episodes at a time."""
+    run_dir: str | None = None
+    """Where traces and the summary go (default: runs/rollout-<time>)."""
+
+    def __post_init__(self) -> None:
+        for name in ("attempts", "concurrency", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+
+
+def resolve_suite(suite: str) -> Path:
+    """A suite name or path -> its folder."""
+    path = Path(suite)
+    if path.is_dir():
+        return path.resolve()
+    builtin = SUITES_DIR / suite
+    if builtin.is_dir():
+        return builtin
+    known = sorted(p.name for p in SUITES_DIR.iterdir() if (p / "suite.yaml").exists())
+    raise ConfigError(f"suite {suite!r}: no such folder and no built-in suite of that name (built-in: {known})")
+
+
+def resolve_path(path: str) -> Path:
+    """A path as given, or relative to the repository (so built-in files work from anywhere)."""
+    p = Path(path)
+    return p if p.exists() or p.is_absolute() else REPO_ROOT / p
+
+
+def load_config(path: Path | str, cls: type[msgspec.Struct] = RolloutConfig):
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: {e}") from None
+    try:
+        return msgspec.convert(raw, cls)
+    except (msgspec.ValidationError, ValueError) as e:
+        raise ConfigError(f"{path}: {e}") from None

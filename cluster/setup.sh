@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine for self-harness: the system packages the local sandbox
+# and the built-in suite use (through apt, only when missing), then .venv with the project.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v bwrap   >/dev/null || need+=(bubblewrap)
+command -v git     >/dev/null || need+=(git)
+command -v gcc     >/dev/null || need+=(gcc libc6-dev)
+command -v make    >/dev/null || need+=(make)
+command -v sqlite3 >/dev/null || need+=(sqlite3)
+[ -x /usr/bin/python3 ] || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing with apt: ${need[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
+
+extras="${1:-test}"
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+stamp=".venv/.installed-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
+  .venv/bin/pip install -q -e ".[$extras]"
+  touch "$stamp"
+fi
