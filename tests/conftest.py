@@ -40,10 +40,10 @@ def minimal():
 
 
 @pytest.fixture()
-def backend(tmp_path):
+def backend():
     from actors.sandbox.local import LocalSandboxBackend
 
-    return LocalSandboxBackend(base_dir=str(tmp_path))
+    return LocalSandboxBackend()
 
 
 def sim(quirk: str | None, tasks, rate: float = 1.0) -> SimModel:

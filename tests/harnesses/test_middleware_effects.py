@@ -44,7 +44,8 @@ def test_flawless_model_passes_under_minimal(word_task, minimal, backend):
     trace = run_episode(word_task, minimal, sim(None, [word_task]), backend, seed=3)
     assert trace.passed and trace.completed and trace.stop_reason == "completed"
     assert families(trace) == set()
-    assert trace.commands and all(c.exit_code == 0 for c in trace.commands)
+    # only the natural first try fails, once; the model then moves on to the step that works
+    assert [c.command for c in trace.commands if c.exit_code != 0] == ["sort --no-such-flag /app/words.txt"]
 
 
 def test_persistent_shell_keeps_cwd_env_and_path(word_task, minimal, backend):
