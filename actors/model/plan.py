@@ -1,7 +1,8 @@
 """The simulated model's knowledge of a task: the steps of its oracle `solution/solve.sh`.
 
 A step is a block of lines separated from the next by a blank line (the header comment
-block and the shebang are not steps). The sim sends one step per turn as one command.
+block and the shebang are not steps); a heredoc's body is data, kept whole, blank lines
+and `#` lines included. The sim sends one step per turn as one command.
 Comment lines `# sim: ...` inside a step tell the sim how a real model goes wrong there:
 
 - `# sim: first-try CMD`  a natural first attempt that fails here; the model tries it
@@ -22,6 +23,7 @@ from pathlib import Path
 import msgspec
 
 _STATE_LINE = re.compile(r"^\s*(cd\s|export\s|source\s|\.\s)")
+_HEREDOC = re.compile(r"<<(-?)\s*['\"]?([A-Za-z_][A-Za-z0-9_]*)['\"]?")
 
 
 class Step(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +34,8 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     """The executable lines (annotations and comments removed)."""
     first_try: str | None = None
     prefers: str | None = None
+    state_lines: tuple[int, ...] = ()
+    """Indices of the lines (outside heredocs) that set shell state: cd, export, source."""
 
     @property
     def command(self) -> str:
@@ -40,7 +44,7 @@ class Step(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def sets_state(self) -> bool:
         """Whether a model could split this step into state-setting and state-using commands."""
-        return len(self.lines) > 1 and any(_STATE_LINE.match(line) for line in self.lines[:-1])
+        return len(self.lines) > 1 and any(i < len(self.lines) - 1 for i in self.state_lines)
 
     @property
     def preferred_tool(self) -> str | None:
@@ -54,19 +58,31 @@ class Plan(msgspec.Struct, frozen=True, kw_only=True):
 
 def parse_solution(text: str, task: str = "") -> Plan:
     """Split a solve.sh into steps; annotations attach to the step they stand in."""
-    blocks: list[list[str]] = [[]]
+    blocks: list[list[tuple[str, bool]]] = [[]]  # (line, inside a heredoc body)
+    heredoc: str | None = None
     for line in text.splitlines():
+        if heredoc is not None:  # a heredoc body is data: blank lines and '#' lines belong to it
+            blocks[-1].append((line, True))
+            if line.strip() == heredoc:
+                heredoc = None
+            continue
         if line.strip():
-            blocks[-1].append(line.rstrip())
+            blocks[-1].append((line.rstrip(), False))
+            m = _HEREDOC.search(line)
+            if m and not line.lstrip().startswith("#"):
+                heredoc = m.group(2)
         elif blocks[-1]:
             blocks.append([])
     steps: list[Step] = []
     for block in blocks:
         lines: list[str] = []
+        state: list[int] = []
         first_try = prefers = None
-        for line in block:
+        for line, data in block:
             stripped = line.strip()
-            if stripped.startswith("# sim:"):
+            if data:
+                lines.append(line)
+            elif stripped.startswith("# sim:"):
                 kind, _, arg = stripped[len("# sim:"):].strip().partition(" ")
                 if kind == "first-try":
                     first_try = arg.strip()
@@ -77,9 +93,12 @@ def parse_solution(text: str, task: str = "") -> Plan:
             elif stripped.startswith("#") or stripped in ("set -e", "set -eu", "set -euo pipefail"):
                 continue
             else:
+                if _STATE_LINE.match(line):
+                    state.append(len(lines))
                 lines.append(line)
         if lines:
-            steps.append(Step(index=len(steps), lines=tuple(lines), first_try=first_try, prefers=prefers))
+            steps.append(Step(index=len(steps), lines=tuple(lines), first_try=first_try, prefers=prefers,
+                              state_lines=tuple(state)))
     return Plan(task=task, steps=tuple(steps))
 
 

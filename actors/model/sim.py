@@ -185,12 +185,10 @@ def _all_ok(observation: str) -> bool:
 
 def split_commands(step: Step) -> tuple[str, ...]:
     """How a model that separates state from its use sends a step: each cd/export alone, the rest joined."""
-    from actors.model.plan import _STATE_LINE
-
     parts: list[str] = []
     run: list[str] = []
-    for line in step.lines:
-        if _STATE_LINE.match(line):
+    for i, line in enumerate(step.lines):
+        if i in step.state_lines:
             if run:
                 parts.append("\n".join(run))
                 run = []

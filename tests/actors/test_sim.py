@@ -77,3 +77,19 @@ def test_plan_annotations():
     assert len(plan.steps) == 2
     assert plan.steps[0].first_try == "make" and plan.steps[0].sets_state
     assert plan.steps[1].preferred_tool == "xsv" and not plan.steps[1].sets_state
+
+
+def test_heredoc_bodies_are_kept_whole():
+    text = ("#!/bin/bash\n\ncat > /app/a.c <<'EOF'\n#include <stdio.h>\n\nint main(void) { return 0; }\nEOF\n"
+            "gcc /app/a.c -o /app/a\n\n# a comment\n./a\n")
+    plan = parse_solution(text)
+    assert len(plan.steps) == 2
+    assert plan.steps[0].lines[1] == "#include <stdio.h>" and plan.steps[0].lines[2] == ""
+    assert plan.steps[0].lines[-1] == "gcc /app/a.c -o /app/a" and plan.steps[1].command == "./a"
+
+
+def test_export_inside_a_heredoc_is_not_shell_state():
+    plan = parse_solution("cat > /app/env.sh <<'EOF'\nexport A=1\ncd /tmp\nEOF\nchmod +x /app/env.sh\n")
+    assert not plan.steps[0].sets_state
+    plan = parse_solution("cd /app/src\nexport CFLAGS=-O2\nmake\n")
+    assert plan.steps[0].state_lines == (0, 1) and plan.steps[0].sets_state
