@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cluster.compose import init_ray, prepare, run_rollout, run_rollout_bare  # noqa: E402
+from actors.rollout import plan_episodes  # noqa: E402
+from cluster.compose import RolloutPipeline, prepare, run_rollout_bare  # noqa: E402
 from cluster.config import RolloutConfig, SimModelConfig  # noqa: E402
 from cluster.store import RunStore  # noqa: E402
 
@@ -34,17 +35,19 @@ def main() -> None:
     config = RolloutConfig(split=args.split, attempts=args.attempts, concurrency=args.concurrency,
                            workers=args.workers, model=SimModelConfig(profile=args.profile))
     _, tasks, harness = prepare(config)
-    init_ray()
+    pipeline = RolloutPipeline(config, tasks, harness)
+    specs = plan_episodes(tasks, config.attempts, config.seed, config.split)
     bare_eps, ray_eps = [], []
     for r in range(args.rounds):
         traces, secs = run_rollout_bare(config, tasks, harness)
         bare_eps.append(len(traces) / secs)
         with tempfile.TemporaryDirectory() as d:
-            rtraces, summary = run_rollout(config, RunStore(d), progress=False, tasks=tasks, harness=harness)
+            rtraces, summary = pipeline.run(specs, RunStore(d), progress=False)
         ray_eps.append(summary.episodes_per_s)
         same = sorted((t.episode_id, t.passed) for t in traces) == sorted((t.episode_id, t.passed) for t in rtraces)
         print(f"round {r + 1}: bare {bare_eps[-1]:.2f} ep/s, pipeline {ray_eps[-1]:.2f} ep/s, "
               f"{len(traces)} episodes, same outcomes: {same}")
+    pipeline.close()
     bare, pipe = sum(bare_eps) / len(bare_eps), sum(ray_eps) / len(ray_eps)
     print(f"\nepisodes: {len(traces)} per run ({len(tasks)} tasks x {args.attempts} attempt(s)), "
           f"concurrency {args.concurrency}")

@@ -47,52 +47,73 @@ def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | Non
     return suite, tasks, harness
 
 
+class RolloutPipeline:
+    """The actors of a rollout, made once and reused: a run keeps them across rounds."""
+
+    def __init__(self, config: RolloutConfig, tasks: list[Task], harness: HarnessSpec | None):
+        import ray
+
+        init_ray()
+        self.config, self.tasks, self.harness = config, tasks, harness
+        per_worker = max(1, -(-config.concurrency // config.workers))
+        self.server = model = None
+        if config.agent == "model":
+            self.server = ray.remote(ModelServer).options(max_concurrency=max(8, config.concurrency * 2)).remote(
+                config.model, tasks)
+            model = RemoteModel(self.server, ray.get(self.server.stats.remote())["model"])
+        self.pool = pool = ray.remote(SandboxPool).remote(config.concurrency)
+
+        def make_worker():
+            return RolloutWorker(tasks, build_backend(config.sandbox), model, harness, config.agent,
+                                 lease=lambda: ray.get(pool.acquire.remote()),
+                                 release=lambda token: ray.get(pool.release.remote(token)))
+
+        Worker = ray.remote(_RayWorker).options(max_concurrency=per_worker)
+        self.workers = [Worker.remote(make_worker) for _ in range(config.workers)]
+        ray.get([w.ready.remote() for w in self.workers])
+
+    def run(self, specs: list[EpisodeSpec], store: RunStore, *, progress: bool = True,
+            desc: str = "rollout") -> tuple[list[Trace], RolloutSummary]:
+        """Run episodes; each trace lands in `store` as soon as it finishes."""
+        import ray
+
+        start = time.monotonic()
+        pending = {self.workers[i % len(self.workers)].run_encoded.remote(spec): spec for i, spec in enumerate(specs)}
+        traces: list[Trace] = []
+        with tqdm(total=len(specs), desc=desc, unit="ep", disable=not progress) as bar:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                spec = pending.pop(done[0])
+                try:
+                    trace = msgspec.json.decode(ray.get(done[0]), type=Trace)
+                except Exception as e:  # a worker died: record it as the infrastructure's failure
+                    trace = Trace(task=spec.task, harness_id=self.harness.id if self.harness else self.config.agent,
+                                  model=self.config.agent, attempt=spec.attempt, seed=spec.seed, split=spec.split,
+                                  infra_error=f"worker: {type(e).__name__}: {e}", stop_reason="infra_error")
+                store.save_trace(trace)
+                traces.append(trace)
+                bar.update(1)
+                bar.set_postfix(passed=sum(t.passed for t in traces))
+        return traces, summarize(traces, time.monotonic() - start)
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.workers + [self.pool] + ([self.server] if self.server is not None else []):
+            ray.kill(actor)
+
+
 def run_rollout(config: RolloutConfig, store: RunStore, *, progress: bool = True,
                 tasks: list[Task] | None = None, harness: HarnessSpec | None = None) -> tuple[list[Trace], RolloutSummary]:
-    """Run a rollout on Ray; traces land in `store` as they finish."""
-    import ray
-
-    init_ray()
+    """One rollout on Ray, from actor start to actor end."""
     if tasks is None or (harness is None and config.agent == "model"):
         _, tasks, harness = prepare(config)
-    specs = plan_episodes(tasks, config.attempts, config.seed, config.split)
-    per_worker = max(1, -(-config.concurrency // config.workers))
-    server = model = None
-    if config.agent == "model":
-        server = ray.remote(ModelServer).options(max_concurrency=max(8, config.concurrency * 2)).remote(
-            config.model, tasks)
-        model = RemoteModel(server, ray.get(server.stats.remote())["model"])
-    pool = ray.remote(SandboxPool).remote(config.concurrency)
-
-    def make_worker():
-        backend = build_backend(config.sandbox)
-        return RolloutWorker(tasks, backend, model, harness, config.agent,
-                             lease=lambda: ray.get(pool.acquire.remote()),
-                             release=lambda token: ray.get(pool.release.remote(token)))
-
-    Worker = ray.remote(_RayWorker).options(max_concurrency=per_worker)
-    workers = [Worker.remote(make_worker) for _ in range(config.workers)]
-    start = time.monotonic()
-    pending = {workers[i % len(workers)].run_encoded.remote(spec): spec for i, spec in enumerate(specs)}
-    traces: list[Trace] = []
-    with tqdm(total=len(specs), desc=f"rollout {config.split}", unit="ep", disable=not progress) as bar:
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            spec = pending.pop(done[0])
-            try:
-                trace = msgspec.json.decode(ray.get(done[0]), type=Trace)
-            except Exception as e:  # a worker died: record it as the infrastructure's failure
-                trace = Trace(task=spec.task, harness_id=harness.id if harness else config.agent,
-                              model=config.agent, attempt=spec.attempt, seed=spec.seed, split=spec.split,
-                              infra_error=f"worker: {type(e).__name__}: {e}", stop_reason="infra_error")
-            store.save_trace(trace)
-            traces.append(trace)
-            bar.update(1)
-            bar.set_postfix(passed=sum(t.passed for t in traces))
-    summary = summarize(traces, time.monotonic() - start)
-    for actor in workers + [pool] + ([server] if server is not None else []):
-        ray.kill(actor)
-    return traces, summary
+    pipeline = RolloutPipeline(config, tasks, harness)
+    try:
+        specs = plan_episodes(tasks, config.attempts, config.seed, config.split)
+        return pipeline.run(specs, store, progress=progress, desc=f"rollout {config.split}")
+    finally:
+        pipeline.close()
 
 
 class _RayWorker:
@@ -100,6 +121,9 @@ class _RayWorker:
 
     def __init__(self, factory):
         self.worker = factory()
+
+    def ready(self) -> bool:
+        return True
 
     def run_encoded(self, spec: EpisodeSpec) -> bytes:
         return self.worker.run_encoded(spec)
