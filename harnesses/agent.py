@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from actors.model.base import Message, Model, ModelError, ModelRequest
 from actors.sandbox.base import ExecResult, Limits, SandboxBackend, SandboxError
 from benchmarks.tasks import Task, run_verifier
@@ -177,10 +179,10 @@ class Episode:
                                     "commands and task_complete, and nothing else.")
                 messages.append(Message("user", turn.observation))
                 continue
-            turn.action = {"analysis": action.analysis, "plan": action.plan, "task_complete": action.task_complete,
-                           "commands": [{k: v for k, v in (("keystrokes", c.keystrokes), ("tool", c.tool),
-                                                           ("path", c.path)) if v is not None}
-                                        for c in action.commands]}
+            turn.action = msgspec.to_builtins(action, omit_defaults=False)
+            for c in turn.action["commands"]:  # keep only what the model said
+                for k in [k for k, v in c.items() if v is None]:
+                    del c[k]
             blocks: list[str] = []
             notes = []
             results: list[ExecResult] = []
@@ -217,6 +219,15 @@ class Episode:
         self.trace.stop_reason = "max_turns"
 
 
+def verify_into(trace: Trace, sandbox, task: Task) -> None:
+    """Run the task's verifier and record its verdict; no reward at all is the verifier's failure."""
+    verdict = run_verifier(sandbox, task)
+    trace.reward, trace.verifier_error = verdict.reward, verdict.error
+    trace.verifier_output = truncate_text(verdict.output, VERIFIER_EXCERPT)
+    if verdict.reward is None:
+        trace.infra_error = f"verifier: {verdict.error}"
+
+
 def run_episode(task: Task, harness: "HarnessSpec", model: Model, backend: SandboxBackend, *,
                 attempt: int = 0, seed: int = 0, split: str = "") -> Trace:
     """Run one episode and its verifier; always returns a trace, never leaks a sandbox."""
@@ -228,12 +239,7 @@ def run_episode(task: Task, harness: "HarnessSpec", model: Model, backend: Sandb
         episode = Episode(task, harness, model, sandbox, trace)
         episode.run(seed, deadline=start + task.agent_timeout_s)
         if trace.infra_error is None:
-            verdict = run_verifier(sandbox, task)
-            trace.reward = verdict.reward
-            trace.verifier_output = truncate_text(verdict.output, VERIFIER_EXCERPT)
-            trace.verifier_error = verdict.error
-            if verdict.reward is None:
-                trace.infra_error = f"verifier: {verdict.error}"
+            verify_into(trace, sandbox, task)
     except SandboxError as e:
         trace.infra_error = f"sandbox: {e}"
         trace.stop_reason = trace.stop_reason or "infra_error"

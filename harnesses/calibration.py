@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 from actors.sandbox.base import Limits, SandboxBackend, SandboxError
-from benchmarks.tasks import Task, run_oracle, run_verifier
+from benchmarks.tasks import Task, run_oracle
 from harnesses.action import truncate_text
-from harnesses.agent import VERIFIER_EXCERPT
+from harnesses.agent import verify_into
 from harnesses.trace import CommandRecord, Trace
 
 AGENTS = ("oracle", "noop")
@@ -33,11 +33,7 @@ def run_calibration_episode(kind: str, task: Task, backend: SandboxBackend, *, a
                                                 duration_s=result.duration_s, timed_out=result.timed_out,
                                                 killed_by=result.killed_by))
         trace.completed, trace.stop_reason = True, "completed"
-        verdict = run_verifier(sandbox, task)
-        trace.reward, trace.verifier_error = verdict.reward, verdict.error
-        trace.verifier_output = truncate_text(verdict.output, VERIFIER_EXCERPT)
-        if verdict.reward is None:
-            trace.infra_error = f"verifier: {verdict.error}"
+        verify_into(trace, sandbox, task)
     except SandboxError as e:
         trace.infra_error, trace.stop_reason = f"sandbox: {e}", "infra_error"
     finally:

@@ -152,10 +152,17 @@ def _runtime_with(runtime: RuntimePolicy, key: str, value: Any) -> RuntimePolicy
         raise EditError(describe_validation_error(e, RuntimePolicy, "runtime")) from None
 
 
-class EnableMiddleware(_Edit, kw_only=True):
+class _MiddlewareEdit(_Edit, kw_only=True):
+    name: str
+
+    @property
+    def surface(self) -> str:
+        return "middleware"
+
+
+class EnableMiddleware(_MiddlewareEdit, kw_only=True):
     """Turn on a middleware (appended last, or just before `before`), with optional params."""
 
-    name: str
     params: dict[str, Any] = {}
     before: str | None = None
 
@@ -164,38 +171,23 @@ class EnableMiddleware(_Edit, kw_only=True):
         if self.before == self.name:
             raise EditError(f"middleware: {self.name!r} cannot be placed before itself")
 
-    @property
-    def surface(self) -> str:
-        return "middleware"
 
-
-class DisableMiddleware(_Edit, kw_only=True):
+class DisableMiddleware(_MiddlewareEdit, kw_only=True):
     """Turn off an enabled middleware."""
-
-    name: str
 
     def __post_init__(self) -> None:
         _check_middleware(self.name, {})
 
-    @property
-    def surface(self) -> str:
-        return "middleware"
 
-
-class ConfigureMiddleware(_Edit, kw_only=True):
+class ConfigureMiddleware(_MiddlewareEdit, kw_only=True):
     """Change params of an enabled middleware; the given params are merged over the current ones."""
 
-    name: str
     params: dict[str, Any]
 
     def __post_init__(self) -> None:
         _check_middleware(self.name, self.params)
         if not self.params:
             raise EditError(f"middleware.{self.name}: no params given (no-op)")
-
-    @property
-    def surface(self) -> str:
-        return "middleware"
 
 
 class SetHook(_Edit, kw_only=True):
