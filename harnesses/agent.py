@@ -179,7 +179,7 @@ class Episode:
                                     "commands and task_complete, and nothing else.")
                 messages.append(Message("user", turn.observation))
                 continue
-            turn.action = msgspec.to_builtins(action, omit_defaults=False)
+            turn.action = msgspec.to_builtins(action)
             for c in turn.action["commands"]:  # keep only what the model said
                 for k in [k for k, v in c.items() if v is None]:
                     del c[k]
