@@ -15,7 +15,9 @@ from cluster.config import REPO_ROOT, ConfigError, LocalSandboxConfig, RolloutCo
 def _rollout(args: argparse.Namespace) -> int:
     from actors.rollout import format_table
     from cluster.compose import run_rollout
+    from cluster.config import resolve_path
     from cluster.store import RunStore
+    from harnesses.spec import load_harness
 
     if args.config:
         config = load_config(args.config, RolloutConfig)
@@ -34,7 +36,8 @@ def _rollout(args: argparse.Namespace) -> int:
         out["run_dir"] = str(store.root)
         print(json.dumps(out, indent=2))
     else:
-        who = config.agent if config.agent != "model" else f"{Path(config.harness).stem} + sim/{config.model.profile}"
+        who = config.agent if config.agent != "model" else \
+            f"{load_harness(resolve_path(config.harness)).name} + sim/{config.model.profile}"
         print(format_table(summary, f"{who} on {config.suite}/{config.split}, {config.attempts} attempt(s)"))
         print(f"traces: {store.traces_dir()}")
     return 0
