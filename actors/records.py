@@ -1,0 +1,215 @@
+"""The typed records the loop passes between its stages and writes to the run directory.
+
+Mining produces `Signature`s and `Cluster`s and a `MiningBrief`; the proposer turns a
+brief into `Proposal`s (or `Refusal`s); the validator turns a candidate and its parent
+into `ABResult`s and a `Decision`; the controller keeps a `RoundRecord` per round.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+class Signature(msgspec.Struct, frozen=True, kw_only=True):
+    """Why one failed episode failed: grounded in the verifier's output and the trace."""
+
+    terminal_cause: str
+    """What the verifier saw: missing_artifact, wrong_output, turn_limit, timeout, parse_error, ..."""
+    criticality: str
+    """root_cause | contributor | non_terminal_friction | recovered_friction | unknown (the paper's scale)."""
+    mechanism: str
+    """The agent behaviour behind it, snake_case: premature_completion, state_lost_between_commands, ..."""
+    actionable: bool
+    """Whether a harness change could plausibly remove it (False for capability limits)."""
+    evidence: str = ""
+    """A short quote from the verifier or the trace that grounds the label."""
+    source: str = "extractor"
+    """'extractor' (deterministic) or 'model' (a model-written stage label)."""
+
+    @property
+    def key(self) -> str:
+        return f"{self.terminal_cause}/{self.mechanism}"
+
+
+class Failure(msgspec.Struct, frozen=True, kw_only=True):
+    """One failed episode as the miner keeps it."""
+
+    episode_id: str
+    task: str
+    round: int
+    signature: Signature
+    excerpt: str
+    """Raw trace lines around the failure (commands, outputs, middleware messages)."""
+
+
+class Cluster(msgspec.Struct, kw_only=True):
+    """Failures that share a signature (merged by embedding similarity)."""
+
+    id: str
+    mechanism: str
+    terminal_cause: str
+    actionable: bool
+    failures: list[str]
+    """Episode ids."""
+    tasks: list[str]
+    support: int = 0
+    score: float = 0.0
+    """Rank: support weighted by actionability."""
+    eligible: bool = False
+    """>= min failures on >= min tasks, and actionable: the proposer may target it."""
+    examples: list[Failure] = []
+    """Up to a few representative failures with raw excerpts, for the brief."""
+
+
+class MiningReport(msgspec.Struct, kw_only=True):
+    round: int
+    harness_id: str
+    episodes: int
+    failures: int
+    infra_excluded: int
+    clusters: list[Cluster]
+
+
+class EditHistory(msgspec.Struct, kw_only=True):
+    """An earlier proposal and what became of it, for the proposer's memory."""
+
+    round: int
+    proposal_id: str
+    surface: str
+    summary: str
+    outcome: str
+    """accepted | rejected | refused | stopped | merged"""
+    reason: str = ""
+
+
+class MiningBrief(msgspec.Struct, kw_only=True):
+    """What the proposer sees; built from `train` only."""
+
+    round: int
+    harness_id: str
+    harness_yaml: str
+    surfaces: list[str]
+    read_only: list[str]
+    clusters: list[Cluster]
+    """Eligible clusters, ranked, each with raw excerpts."""
+    preserve: list[str]
+    """Passing behaviour to keep: tasks that pass and how."""
+    history: list[EditHistory]
+    k: int
+    train_pass_rate: float
+    tasks: list[str]
+    """The train tasks the brief was built from (a test proves no other split reaches it)."""
+
+
+class Audit(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    target_cluster: str
+    hypothesis: str
+    expected_effect: str
+    regression_risk: str
+
+
+class Proposal(msgspec.Struct, kw_only=True):
+    """One candidate change: a few edits on one surface, with its audit record."""
+
+    id: str
+    round: int
+    surface: str
+    edits: list[dict[str, Any]]
+    """The edits as JSON objects (decoded with `harnesses.edits.decode_edits`)."""
+    audit: Audit
+    candidate_id: str = ""
+    """The id of the harness the edits produce."""
+
+
+class Refusal(msgspec.Struct, kw_only=True):
+    """A proposal the system would not evaluate, and why."""
+
+    round: int
+    index: int
+    reason: str
+    raw: str = ""
+
+
+class SplitResult(msgspec.Struct, kw_only=True):
+    """A candidate against its parent on one split, paired by (task, attempt, seed)."""
+
+    split: str
+    pairs: int
+    evaluated: int
+    parent_passed: int
+    candidate_passed: int
+    gains: int
+    """Pairs the parent failed and the candidate passed."""
+    losses: int
+    delta: int
+    """candidate passes minus parent passes, over the evaluated pairs."""
+    ci_low: float = 0.0
+    ci_high: float = 0.0
+    """Bootstrap interval of the paired pass-rate difference."""
+    p_value: float = 1.0
+    """Exact two-sided sign (McNemar) test on the discordant pairs."""
+
+
+class ABResult(msgspec.Struct, kw_only=True):
+    proposal_id: str
+    candidate_id: str
+    parent_id: str
+    splits: dict[str, SplitResult]
+    accepted: bool
+    reason: str
+    stopped_early: bool = False
+    episodes: int = 0
+
+
+class Decision(msgspec.Struct, kw_only=True):
+    round: int
+    parent_id: str
+    promoted_id: str
+    """The harness the next round starts from (== parent_id when nothing was promoted)."""
+    accepted: list[str]
+    rejected: list[str]
+    merged: list[str] = []
+    reason: str = ""
+
+
+class SplitScore(msgspec.Struct, kw_only=True):
+    """One harness on one split: passes over episodes that were not infrastructure failures."""
+
+    split: str
+    harness_id: str
+    passed: int
+    episodes: int
+    infra_errors: int = 0
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.episodes if self.episodes else 0.0
+
+
+class RoundRecord(msgspec.Struct, kw_only=True):
+    round: int
+    harness_id: str
+    train: SplitScore
+    val: SplitScore
+    clusters: int = 0
+    eligible_clusters: int = 0
+    proposals: int = 0
+    refused: int = 0
+    accepted: int = 0
+    promoted_id: str = ""
+    episodes: int = 0
+    stopped: str = ""
+    """Why the loop stopped after this round, if it did (e.g. nothing actionable)."""
+
+
+class FinalReport(msgspec.Struct, kw_only=True):
+    """The sealed test split, evaluated once at the end: initial vs final harness."""
+
+    initial_id: str
+    final_id: str
+    initial: SplitScore
+    final: SplitScore
+    paired: SplitResult
+    """final vs initial, paired by (task, attempt, seed)."""
