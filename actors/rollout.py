@@ -46,18 +46,20 @@ class RolloutWorker:
         self.backend, self.model, self.harness, self.agent = backend, model, harness, agent
         self._lease, self._release = lease, release
 
-    def run(self, spec: EpisodeSpec) -> Trace:
+    def run(self, spec: EpisodeSpec, harness: HarnessSpec | None = None) -> Trace:
+        """Run one episode under `harness` (default: the worker's)."""
+        harness = harness or self.harness
         task = self.tasks[spec.task]
         token = self._lease() if self._lease else None
         try:
             if self.agent == "model":
-                assert self.model is not None and self.harness is not None
-                return run_episode(task, self.harness, self.model, self.backend, attempt=spec.attempt,
+                assert self.model is not None and harness is not None
+                return run_episode(task, harness, self.model, self.backend, attempt=spec.attempt,
                                    seed=spec.seed, split=spec.split)
             return run_calibration_episode(self.agent, task, self.backend, attempt=spec.attempt, seed=spec.seed,
                                            split=spec.split)
         except Exception as e:  # one broken episode never stops a rollout
-            trace = Trace(task=spec.task, harness_id=self.harness.id if self.harness else self.agent,
+            trace = Trace(task=spec.task, harness_id=harness.id if harness else self.agent,
                           model=getattr(self.model, "name", self.agent), attempt=spec.attempt, seed=spec.seed,
                           split=spec.split)
             trace.infra_error = f"episode crashed: {type(e).__name__}: {e}"
@@ -67,9 +69,9 @@ class RolloutWorker:
             if self._release and token is not None:
                 self._release(token)
 
-    def run_encoded(self, spec: EpisodeSpec) -> bytes:
+    def run_encoded(self, spec: EpisodeSpec, harness: HarnessSpec | None = None) -> bytes:
         """`run`, with the trace as JSON bytes (cheap to ship between processes)."""
-        return msgspec.json.encode(self.run(spec))
+        return msgspec.json.encode(self.run(spec, harness))
 
 
 class RolloutSummary(msgspec.Struct, kw_only=True):

@@ -35,7 +35,7 @@ def main() -> None:
     config = RolloutConfig(split=args.split, attempts=args.attempts, concurrency=args.concurrency,
                            workers=args.workers, model=SimModelConfig(profile=args.profile))
     _, tasks, harness = prepare(config)
-    pipeline = RolloutPipeline(config, tasks, harness)
+    pipeline = RolloutPipeline.for_rollout(config, tasks, harness)
     specs = plan_episodes(tasks, config.attempts, config.seed, config.split)
     bare_eps, ray_eps = [], []
     for r in range(args.rounds):

@@ -43,6 +43,41 @@ def _rollout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from cluster.config import RunConfig
+    from cluster.loop import open_run, run_loop
+
+    config = load_config(args.config, RunConfig) if args.config else RunConfig()
+    overrides = {k: v for k, v in (("rounds", args.rounds), ("k", args.k), ("seed", args.seed)) if v is not None}
+    if args.profile:
+        overrides["model"] = SimModelConfig(profile=args.profile)
+    if overrides:
+        config = msgspec.structs.replace(config, **overrides)
+    store = open_run(config, args.run_dir)
+    print(f"run directory: {store.root}")
+    report = run_loop(config, store)
+    _print_final(report, store.root)
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from cluster.loop import load_run_config, open_run, run_loop
+
+    config = load_run_config(Path(args.run_dir))
+    store = open_run(config, args.run_dir)
+    print(f"resuming {store.root}")
+    report = run_loop(config, store)
+    _print_final(report, store.root)
+    return 0
+
+
+def _print_final(report, root: Path) -> None:
+    print(f"sealed test: initial {report.initial_id} {report.initial.pass_rate:.1%} -> final {report.final_id} "
+          f"{report.final.pass_rate:.1%} (paired delta {report.paired.delta:+d}, "
+          f"95% CI [{report.paired.ci_low:+.2f}, {report.paired.ci_high:+.2f}], p={report.paired.p_value:.3f})")
+    print(f"report: selfharness report {root}")
+
+
 def _tasks_check(args: argparse.Namespace) -> int:
     from benchmarks.check import check_suite
 
@@ -52,6 +87,14 @@ def _tasks_check(args: argparse.Namespace) -> int:
     else:
         print(report.format())
     return 0 if report.ok else 1
+
+
+def _report(args: argparse.Namespace) -> int:
+    from cluster.report import write_report
+
+    for path in write_report(Path(args.run_dir)):
+        print(path)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", action="store_true", help="print a JSON summary")
     r.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     r.set_defaults(func=_rollout)
+
+    rp = sub.add_parser("report", help="write report.md and report.html (with plots) for a run directory")
+    rp.add_argument("run_dir")
+    rp.set_defaults(func=_report)
+
+    run = sub.add_parser("run", help="a Self-Harness run: rounds of mine, propose, validate, promote")
+    run.add_argument("--config", help="a YAML RunConfig (default: the built-in defaults)")
+    run.add_argument("--run-dir", help="where the run is kept (default: runs/<name>-<time>)")
+    run.add_argument("--profile", help="override the sim profile")
+    run.add_argument("--rounds", type=int)
+    run.add_argument("--k", type=int)
+    run.add_argument("--seed", type=int)
+    run.set_defaults(func=_run)
+
+    res = sub.add_parser("resume", help="continue a run where it stopped (finished episodes are not redone)")
+    res.add_argument("run_dir")
+    res.set_defaults(func=_resume)
 
     t = sub.add_parser("tasks", help="task suites")
     tsub = t.add_subparsers(dest="tasks_command", required=True)

@@ -20,7 +20,7 @@ from actors.rollout import EpisodeSpec, RolloutSummary, RolloutWorker, plan_epis
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
 from benchmarks.tasks import Suite, Task, load_suite
-from cluster.config import RolloutConfig, resolve_path, resolve_suite
+from cluster.config import ModelConfig, RolloutConfig, SandboxConfig, resolve_path, resolve_suite
 from cluster.store import RunStore
 from harnesses.spec import HarnessSpec, load_harness
 from harnesses.trace import Trace
@@ -50,50 +50,70 @@ def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | Non
 class RolloutPipeline:
     """The actors of a rollout, made once and reused: a run keeps them across rounds."""
 
-    def __init__(self, config: RolloutConfig, tasks: list[Task], harness: HarnessSpec | None):
+    def __init__(self, tasks: list[Task], *, model: ModelConfig, sandbox: SandboxConfig, agent: str = "model",
+                 concurrency: int = 4, workers: int = 2, harness: HarnessSpec | None = None):
         import ray
 
         init_ray()
-        self.config, self.tasks, self.harness = config, tasks, harness
-        per_worker = max(1, -(-config.concurrency // config.workers))
-        self.server = model = None
-        if config.agent == "model":
-            self.server = ray.remote(ModelServer).options(max_concurrency=max(8, config.concurrency * 2)).remote(
-                config.model, tasks)
-            model = RemoteModel(self.server, ray.get(self.server.stats.remote())["model"])
-        self.pool = pool = ray.remote(SandboxPool).remote(config.concurrency)
+        self.agent, self.harness = agent, harness
+        per_worker = max(1, -(-concurrency // workers))
+        self.server = self.model = None
+        if agent == "model":
+            self.server = ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2)).remote(model, tasks)
+            self.model = RemoteModel(self.server, ray.get(self.server.stats.remote())["model"])
+        self.pool = pool = ray.remote(SandboxPool).remote(concurrency)
+        remote_model = self.model
 
         def make_worker():
-            return RolloutWorker(tasks, build_backend(config.sandbox), model, harness, config.agent,
+            return RolloutWorker(tasks, build_backend(sandbox), remote_model, harness, agent,
                                  lease=lambda: ray.get(pool.acquire.remote()),
                                  release=lambda token: ray.get(pool.release.remote(token)))
 
         Worker = ray.remote(_RayWorker).options(max_concurrency=per_worker)
-        self.workers = [Worker.remote(make_worker) for _ in range(config.workers)]
+        self.workers = [Worker.remote(make_worker) for _ in range(workers)]
         ray.get([w.ready.remote() for w in self.workers])
 
-    def run(self, specs: list[EpisodeSpec], store: RunStore, *, progress: bool = True,
-            desc: str = "rollout") -> tuple[list[Trace], RolloutSummary]:
-        """Run episodes; each trace lands in `store` as soon as it finishes."""
+    @classmethod
+    def for_rollout(cls, config: RolloutConfig, tasks: list[Task], harness: HarnessSpec | None) -> "RolloutPipeline":
+        return cls(tasks, model=config.model, sandbox=config.sandbox, agent=config.agent,
+                   concurrency=config.concurrency, workers=config.workers, harness=harness)
+
+    def run_jobs(self, jobs: list[tuple[EpisodeSpec, HarnessSpec | None]], *, on_trace=None,
+                 progress: bool = True, desc: str = "episodes") -> list[Trace]:
+        """Run (episode, harness) jobs across the workers; traces come back in job order.
+
+        `on_trace(index, trace)` is called as each finishes, so a caller can persist it at once.
+        """
         import ray
 
-        start = time.monotonic()
-        pending = {self.workers[i % len(self.workers)].run_encoded.remote(spec): spec for i, spec in enumerate(specs)}
-        traces: list[Trace] = []
-        with tqdm(total=len(specs), desc=desc, unit="ep", disable=not progress) as bar:
-            while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
-                spec = pending.pop(done[0])
+        refs = {self.workers[i % len(self.workers)].run_encoded.remote(spec, harness): i
+                for i, (spec, harness) in enumerate(jobs)}
+        out: list[Trace | None] = [None] * len(jobs)
+        with tqdm(total=len(jobs), desc=desc, unit="ep", disable=not progress) as bar:
+            while refs:
+                done, _ = ray.wait(list(refs), num_returns=1)
+                i = refs.pop(done[0])
+                spec, harness = jobs[i]
                 try:
                     trace = msgspec.json.decode(ray.get(done[0]), type=Trace)
                 except Exception as e:  # a worker died: record it as the infrastructure's failure
-                    trace = Trace(task=spec.task, harness_id=self.harness.id if self.harness else self.config.agent,
-                                  model=self.config.agent, attempt=spec.attempt, seed=spec.seed, split=spec.split,
+                    harness = harness or self.harness
+                    trace = Trace(task=spec.task, harness_id=harness.id if harness else self.agent,
+                                  model=self.agent, attempt=spec.attempt, seed=spec.seed, split=spec.split,
                                   infra_error=f"worker: {type(e).__name__}: {e}", stop_reason="infra_error")
-                store.save_trace(trace)
-                traces.append(trace)
+                out[i] = trace
+                if on_trace is not None:
+                    on_trace(i, trace)
                 bar.update(1)
-                bar.set_postfix(passed=sum(t.passed for t in traces))
+                bar.set_postfix(passed=sum(t.passed for t in out if t is not None))
+        return out  # type: ignore[return-value]
+
+    def run(self, specs: list[EpisodeSpec], store: RunStore, *, progress: bool = True,
+            desc: str = "rollout") -> tuple[list[Trace], RolloutSummary]:
+        """Run episodes of the pipeline's harness; each trace lands in `store` as soon as it finishes."""
+        start = time.monotonic()
+        traces = self.run_jobs([(s, None) for s in specs], on_trace=lambda _, t: store.save_trace(t),
+                               progress=progress, desc=desc)
         return traces, summarize(traces, time.monotonic() - start)
 
     def close(self) -> None:
@@ -108,7 +128,7 @@ def run_rollout(config: RolloutConfig, store: RunStore, *, progress: bool = True
     """One rollout on Ray, from actor start to actor end."""
     if tasks is None or (harness is None and config.agent == "model"):
         _, tasks, harness = prepare(config)
-    pipeline = RolloutPipeline(config, tasks, harness)
+    pipeline = RolloutPipeline.for_rollout(config, tasks, harness)
     try:
         specs = plan_episodes(tasks, config.attempts, config.seed, config.split)
         return pipeline.run(specs, store, progress=progress, desc=f"rollout {config.split}")
@@ -125,8 +145,8 @@ class _RayWorker:
     def ready(self) -> bool:
         return True
 
-    def run_encoded(self, spec: EpisodeSpec) -> bytes:
-        return self.worker.run_encoded(spec)
+    def run_encoded(self, spec: EpisodeSpec, harness: HarnessSpec | None = None) -> bytes:
+        return self.worker.run_encoded(spec, harness)
 
 
 def run_rollout_bare(config: RolloutConfig, tasks: list[Task], harness: HarnessSpec | None) -> tuple[list[Trace], float]:

@@ -100,3 +100,57 @@ def load_config(path: Path | str, cls: type[msgspec.Struct] = RolloutConfig):
         return msgspec.convert(raw, cls)
     except (msgspec.ValidationError, ValueError) as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+class MiningConfig(_Config):
+    """How failures become clusters."""
+
+    embedder: Literal["hashing", "semantic"] = "hashing"
+    """hashing: fast, no dependencies. semantic: all-MiniLM-L6-v2 from local files (the `semantic` extra)."""
+    threshold: float = 0.9
+    """Cosine similarity above which a failure joins an existing cluster."""
+    min_failures: int = 2
+    min_tasks: int = 2
+    """A cluster the proposer may target has at least this many failures on at least this many tasks."""
+    max_examples: int = 5
+    """Representative failures with raw excerpts per cluster in the brief."""
+
+
+def _acceptance_default():
+    from actors.validator import AcceptanceConfig
+
+    return AcceptanceConfig()
+
+
+class RunConfig(_Config):
+    """A whole Self-Harness run: rounds of rollout, mine, propose, validate, merge, promote."""
+
+    name: str = "run"
+    suite: str = "core"
+    """A built-in suite name or a path to a suite folder with a suite.yaml that fixes its splits."""
+    limit: int | None = None
+    """Use at most this many tasks of each split (quick runs and tests); None = all."""
+    initial_harness: str = "harnesses/minimal.yaml"
+    model: ModelConfig = SimModelConfig()
+    sandbox: SandboxConfig = LocalSandboxConfig()
+    attempts: int = 2
+    """Attempts per task; attempt k uses seed `seed + k`, so parent and candidate are paired."""
+    seed: int = 0
+    rounds: int = 3
+    k: int = 4
+    """Proposals asked for per round."""
+    acceptance: "AcceptanceConfig" = msgspec.field(default_factory=_acceptance_default)
+    mining: MiningConfig = MiningConfig()
+    concurrency: int = 4
+    workers: int = 2
+    run_dir: str | None = None
+    """Default: runs/<name>-<time>."""
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("attempts", "rounds", "k", "concurrency", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+
+
+from actors.validator import AcceptanceConfig  # noqa: E402  (the annotation above names it)

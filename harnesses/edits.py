@@ -353,3 +353,15 @@ def encode_edits(edits: list[Edit] | tuple[Edit, ...]) -> bytes:
 def edit_schema() -> dict:
     """JSON schema of a list of edits, for the proposer's brief and for structured output."""
     return msgspec.json.schema(list[Edit])
+
+
+def describe(edit: Edit) -> str:
+    """One line for a person (and for the proposer's history)."""
+    fields = {k: v for k, v in msgspec.structs.asdict(edit).items() if v not in (None, {}, ())}
+    return f"{edit.op} " + " ".join(f"{k}={v!r}" for k, v in fields.items())
+
+
+def summarize_edits(edits: list[dict] | list[Edit]) -> str:
+    """The canonical one-line summary of a proposal's edits (dicts as the proposer wrote them, or edits)."""
+    typed = decode_edits(msgspec.json.encode(edits)) if edits and isinstance(edits[0], dict) else list(edits)
+    return "; ".join(describe(e) for e in typed)

@@ -29,6 +29,7 @@ import yaml
 from actors.model.base import ModelReply, ModelRequest, count_tokens
 from actors.model.plan import Plan, Step, load_plan
 from benchmarks.tasks import Task, named_paths
+from actors.proposer import PROPOSER_ROLE
 from harnesses.action import PARSE_ERROR
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -69,6 +70,8 @@ class Profile(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     """How many read-only turns the model spends when its explore_long quirk is active."""
     capability: dict[str, float] = {}
     """Chance, by task difficulty, that the model does not know the solution (no harness fixes it)."""
+    proposer_noise: float = 0.3
+    """As the proposer: the share of proposals that are noisy or harmful."""
 
     def __post_init__(self) -> None:
         unknown = set(self.quirks) - set(QUIRKS)
@@ -325,6 +328,12 @@ class SimModel:
         msgs = request.messages
         system = next((m.content for m in msgs if m.role == "system"), "")
         users = [m.content for m in msgs if m.role == "user"]
+        if PROPOSER_ROLE in system:
+            from actors.model import sim_proposer  # it builds on this module
+
+            text = sim_proposer.propose(users[-1] if users else "", request.seed, self.profile.proposer_noise)
+            return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
+                              completion_tokens=count_tokens(text))
         found = self._find(users[0]) if users else None
         if found is None:
             text = json.dumps({"analysis": "I do not recognise this task.", "plan": "Stop.", "commands": [],

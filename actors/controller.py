@@ -1,0 +1,246 @@
+"""The loop: rounds of rollout -> mine -> propose -> validate -> merge -> promote, then the
+sealed test split once.
+
+Every step writes its result to the run directory before the next starts, and every
+step first looks there: running the controller again on the same directory (resume)
+redoes nothing that finished (episodes come from the evaluator's store, mining,
+proposals and decisions from their files) and so reaches the same decisions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+import msgspec
+
+from actors.evaluator import Evaluator, Key
+from actors.mining.brief import build_brief
+from actors.records import (ABResult, Decision, EditHistory, FinalReport, MiningReport, Proposal, Refusal,
+                            RoundRecord, SplitScore)
+from actors.stats import split_result
+from actors.validator import Candidate, Validator, merge, valid_pairs
+from cluster.config import RunConfig
+from cluster.store import RunStore
+from harnesses.edits import apply_all, decode_edits, summarize_edits
+from harnesses.spec import HarnessSpec, diff, load_harness, save_harness
+from harnesses.trace import Trace
+
+
+class Miner(Protocol):
+    def mine(self, traces: list[Trace], *, round: int, harness_id: str) -> MiningReport: ...
+    def state(self) -> dict: ...
+
+
+class ProposerLike(Protocol):
+    def propose(self, harness: HarnessSpec, brief, *, seed: int,
+                rejected_before: set[str]) -> tuple[list[Proposal], list[Refusal], str]: ...
+
+
+def score(split: str, harness_id: str, traces: dict[Key, Trace]) -> SplitScore:
+    counted = [t for t in traces.values() if t.infra_error is None]
+    return SplitScore(split=split, harness_id=harness_id, passed=sum(t.passed for t in counted),
+                      episodes=len(counted), infra_errors=len(traces) - len(counted))
+
+
+class Controller:
+    def __init__(self, config: RunConfig, store: RunStore, evaluator: Evaluator, miner_factory, proposer: ProposerLike,
+                 initial: HarnessSpec, log=print):
+        self.config, self.store, self.evaluator = config, store, evaluator
+        self.miner_factory, self.proposer, self.initial, self.log = miner_factory, proposer, initial, log
+        self.validator = Validator(evaluator, config.acceptance, seed=config.seed)
+
+    # -- the run directory -------------------------------------------------------------------
+
+    def _round_dir(self, r: int) -> Path:
+        return self.store.root / "rounds" / str(r)
+
+    def _read(self, path: Path, typ: Any):
+        return msgspec.json.decode(path.read_bytes(), type=typ) if path.exists() else None
+
+    def _write(self, path: Path, data: Any) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(msgspec.json.format(msgspec.json.encode(data), indent=2))
+        tmp.replace(path)
+
+    def _save_harness(self, spec: HarnessSpec, round: int, proposals: list[str], parent: HarnessSpec | None) -> None:
+        path = self.store.root / "harnesses" / f"{spec.id}.yaml"
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_harness(spec, path)
+        self.store.append_jsonl("lineage.jsonl", {"id": spec.id, "parent": parent.id if parent else None,
+                                                  "round": round, "proposals": proposals,
+                                                  "diff": diff(parent, spec) if parent else ""})
+
+    def _harness(self, harness_id: str) -> HarnessSpec:
+        return load_harness(self.store.root / "harnesses" / f"{harness_id}.yaml")
+
+    def _state(self, **kw) -> None:
+        path = self.store.root / "state.json"
+        state = json.loads(path.read_text()) if path.exists() else {}
+        state.update(kw)
+        self._write(path, state)
+
+    def history(self, before: int) -> tuple[list[EditHistory], set[str]]:
+        """What earlier rounds proposed and what became of it; and the candidates rejected."""
+        history, rejected = [], set()
+        for r in range(1, before):
+            d = self._round_dir(r)
+            props = self._read(d / "proposals.json", dict) or {}
+            for p in props.get("proposals", []):
+                p = msgspec.convert(p, Proposal)
+                ab = self._read(d / "ab" / f"{p.id}.json", ABResult)
+                outcome = "accepted" if ab and ab.accepted else ("stopped" if ab and ab.stopped_early else "rejected")
+                if outcome != "accepted":
+                    rejected.add(p.candidate_id)
+                history.append(EditHistory(round=r, proposal_id=p.id, surface=p.surface,
+                                           summary=summarize_edits(p.edits), outcome=outcome,
+                                           reason=ab.reason if ab else ""))
+            for f in props.get("refusals", []):
+                history.append(EditHistory(round=r, proposal_id=f"r{r}x{f['index']}", surface="", summary="",
+                                           outcome="refused", reason=f["reason"]))
+        return history, rejected
+
+    # -- one round ---------------------------------------------------------------------------
+
+    def round(self, r: int, harness: HarnessSpec, miner: Miner) -> tuple[RoundRecord, HarnessSpec]:
+        d = self._round_dir(r)
+        done = self._read(d / "round.json", RoundRecord)
+        if done is not None:
+            return done, self._harness(done.promoted_id)
+        self._state(round=r, phase="rollout", harness_id=harness.id)
+        train, val = self.evaluator.evaluate(
+            [(harness, self.evaluator.specs("train")), (harness, self.evaluator.specs("val"))],
+            f"round {r} rollout")
+        rec = RoundRecord(round=r, harness_id=harness.id, train=score("train", harness.id, train),
+                          val=score("val", harness.id, val), promoted_id=harness.id)
+        self.log(f"round {r}: {harness.id} train {rec.train.pass_rate:.1%} val {rec.val.pass_rate:.1%}")
+
+        self._state(phase="mine")
+        report = self._read(d / "mining.json", MiningReport)
+        if report is None:
+            report = miner.mine(list(train.values()), round=r, harness_id=harness.id)
+            self._write(d / "miner_state.json", miner.state())
+            self._write(d / "mining.json", report)
+        rec.clusters = len(report.clusters)
+        rec.eligible_clusters = sum(c.eligible for c in report.clusters)
+        if not rec.eligible_clusters:
+            rec.stopped = (f"nothing to fix: no actionable cluster with >= {self.config.mining.min_failures} "
+                           f"failures on >= {self.config.mining.min_tasks} tasks")
+            return self._finish_round(r, rec, harness, harness, [], [], "nothing to fix"), harness
+
+        self._state(phase="propose")
+        history, rejected_before = self.history(r)
+        props = self._read(d / "proposals.json", dict)
+        if props is None:
+            brief = build_brief(round=r, harness=harness, report=report, train=list(train.values()),
+                                history=history, k=self.config.k)
+            self._write(d / "brief.json", brief)
+            proposals, refusals, raw = self.proposer.propose(harness, brief, seed=self.config.seed * 1000 + r,
+                                                             rejected_before=rejected_before)
+            props = {"proposals": proposals, "refusals": refusals, "raw": raw}
+            self._write(d / "proposals.json", props)
+            props = self._read(d / "proposals.json", dict)
+        proposals = [msgspec.convert(p, Proposal) for p in props["proposals"]]
+        refusals = [msgspec.convert(f, Refusal) for f in props["refusals"]]
+        rec.proposals, rec.refused = len(proposals), len(refusals)
+        for f in refusals:
+            self.log(f"  refused proposal {f.index}: {f.reason}")
+        if not proposals:
+            return self._finish_round(r, rec, harness, harness, [], [], "no valid proposal"), harness
+
+        self._state(phase="validate")
+        parents = {"train": train, "val": val}
+        candidates = [Candidate(p, apply_all(harness, decode_edits(msgspec.json.encode(p.edits)))) for p in proposals]
+        results = self._validated(d, candidates, harness, parents, f"round {r}")
+        accepted = [(c.proposal, ab) for c, ab in zip(candidates, results) if ab.accepted]
+        rec.accepted = len(accepted)
+        for c, ab in zip(candidates, results):
+            self.log(f"  {c.proposal.id} {c.proposal.surface:<20} {'ACCEPT' if ab.accepted else 'reject'}: {ab.reason}")
+
+        self._state(phase="merge")
+        promoted, used, reason = harness, [], "no proposal passed the acceptance rule"
+        if accepted:
+            best = max(accepted, key=lambda pa: (pa[1].splits["train"].delta + pa[1].splits["val"].delta,
+                                                 -int(pa[0].id.split("p")[-1])))
+            promoted, used = candidates[proposals.index(best[0])].harness, [best[0].id]
+            reason = f"best single proposal {best[0].id}"
+            merged, merged_ids = merge(harness, accepted) if self.config.acceptance.merge else (None, [])
+            if merged is not None:
+                mp = Proposal(id="merge", round=r, surface="+".join(sorted({p.surface for p, _ in accepted
+                                                                           if p.id in merged_ids})),
+                              edits=[e for p, _ in accepted if p.id in merged_ids for e in p.edits],
+                              audit=best[0].audit, candidate_id=merged.id)
+                mab = self._validated(d, [Candidate(mp, merged)], harness, parents, f"round {r} merge",
+                                      racing=False)[0]
+                total = lambda ab: ab.splits["train"].delta + ab.splits["val"].delta  # noqa: E731
+                if mab.accepted and total(mab) >= total(best[1]):
+                    promoted, used = merged, merged_ids
+                    reason = f"merge of {', '.join(merged_ids)} ({mab.reason})"
+                else:
+                    reason += f"; the merge of {', '.join(merged_ids)} was not better ({mab.reason})"
+        return self._finish_round(r, rec, harness, promoted, [p.id for p, _ in accepted], used, reason,
+                                  rejected=[p.id for p in proposals if p.id not in {a.id for a, _ in accepted}]), \
+            promoted
+
+    def _validated(self, d: Path, candidates: list[Candidate], parent: HarnessSpec, parents, desc: str,
+                   racing: bool | None = None) -> list[ABResult]:
+        validator = self.validator
+        if racing is not None and racing != self.config.acceptance.racing:
+            validator = Validator(self.evaluator, msgspec.structs.replace(self.config.acceptance, racing=racing),
+                                  self.config.seed)
+        results = validator.validate(candidates, parent, parents, desc)
+        for c, ab in zip(candidates, results):
+            self._write(d / "ab" / f"{c.proposal.id}.json", ab)
+        return results
+
+    def _finish_round(self, r: int, rec: RoundRecord, parent: HarnessSpec, promoted: HarnessSpec,
+                      accepted: list[str], merged: list[str], reason: str, rejected: list[str] = ()) -> RoundRecord:
+        d = self._round_dir(r)
+        self._save_harness(promoted, r, merged, parent)
+        rec.promoted_id = promoted.id
+        rec.episodes = self.evaluator.episodes_run
+        self._write(d / "decision.json", Decision(round=r, parent_id=parent.id, promoted_id=promoted.id,
+                                                  accepted=accepted, rejected=list(rejected), merged=merged,
+                                                  reason=reason))
+        self._write(d / "round.json", rec)
+        self.log(f"round {r}: promoted {promoted.id} ({reason})" if promoted.id != parent.id
+                 else f"round {r}: kept {parent.id} ({rec.stopped or reason})")
+        return rec
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def run(self) -> FinalReport:
+        self._save_harness(self.initial, 0, [], None)
+        harness, state = self.initial, None
+        for r in range(1, self.config.rounds + 1):
+            prev = self._round_dir(r - 1) / "miner_state.json"
+            miner = self.miner_factory(json.loads(prev.read_text()) if r > 1 and prev.exists() else state)
+            rec, harness = self.round(r, harness, miner)
+            state = miner.state()
+            if rec.stopped:
+                self.log(f"stopping after round {r}: {rec.stopped}")
+                break
+        return self.final(harness)
+
+    def final(self, final: HarnessSpec) -> FinalReport:
+        path = self.store.root / "final.json"
+        if path.exists():
+            return self._read(path, FinalReport)
+        self._state(phase="test")
+        initial, last = self.evaluator.evaluate(
+            [(self.initial, self.evaluator.specs("test")), (final, self.evaluator.specs("test"))], "sealed test")
+        keys = valid_pairs(initial)
+        pairs = [(initial[k].passed, last[k].passed) for k in keys if last[k].infra_error is None]
+        report = FinalReport(initial_id=self.initial.id, final_id=final.id,
+                             initial=score("test", self.initial.id, initial), final=score("test", final.id, last),
+                             paired=split_result("test", pairs, len(keys),
+                                                 samples=self.config.acceptance.bootstrap_samples,
+                                                 seed=self.config.seed))
+        self._write(path, report)
+        self._state(phase="done", done=True, harness_id=final.id)
+        self.log(f"test (sealed, once): initial {report.initial.pass_rate:.1%} -> final {report.final.pass_rate:.1%}")
+        return report

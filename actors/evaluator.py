@@ -1,0 +1,78 @@
+"""Evaluations with memory: an episode (harness, split, task, attempt, seed) runs at most once
+per run directory.
+
+Every finished trace is written at once under `traces/<harness>/<split>/` and logged in
+`episodes.jsonl`; asking again loads it. That makes a killed run resumable without redoing
+finished episodes, and lets a promoted candidate's validation traces serve as the next
+round's rollout.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from actors.rollout import EpisodeSpec
+from benchmarks.tasks import Task
+from cluster.store import RunStore
+from harnesses.spec import HarnessSpec
+from harnesses.trace import Trace, load_trace
+
+Job = tuple[EpisodeSpec, HarnessSpec]
+BatchRunner = Callable[[list[Job], Callable[[int, Trace], None], str], list[Trace]]
+"""Runs jobs (concurrently), calls back with (job index, trace) as each finishes, returns traces in order."""
+
+Key = tuple[str, int]  # (task, attempt)
+
+
+class Evaluator:
+    def __init__(self, store: RunStore, run_batch: BatchRunner, splits: dict[str, list[Task]],
+                 attempts: int, seed: int):
+        self.store, self.run_batch, self.splits = store, run_batch, splits
+        self.attempts, self.seed = attempts, seed
+        self.episodes_run = 0
+        self._lock = threading.Lock()
+
+    def specs(self, split: str, tasks: list[str] | None = None) -> list[EpisodeSpec]:
+        names = tasks if tasks is not None else [t.name for t in self.splits[split]]
+        return [EpisodeSpec(task=n, attempt=a, seed=self.seed + a, split=split)
+                for a in range(self.attempts) for n in names]
+
+    def _path(self, harness_id: str, spec: EpisodeSpec) -> Path:
+        episode = f"{spec.task}__{harness_id}__a{spec.attempt}__s{spec.seed}"
+        return self.store.traces_dir(f"{harness_id}/{spec.split}") / f"{episode}.json"
+
+    def _save(self, trace: Trace, group: str) -> None:
+        with self._lock:
+            self.store.save_trace(trace, group)
+            self.store.append_jsonl("episodes.jsonl", {"group": group, "episode_id": trace.episode_id,
+                                                       "passed": trace.passed, "infra": trace.infra_error is not None})
+            self.episodes_run += 1
+
+    def evaluate(self, requests: list[tuple[HarnessSpec, list[EpisodeSpec]]],
+                 desc: str = "episodes") -> list[dict[Key, Trace]]:
+        """Traces for every (harness, episodes) request; only the ones not on disk are run, all in one batch."""
+        results: list[dict[Key, Trace]] = [{} for _ in requests]
+        jobs: list[Job] = []
+        owners: list[int] = []
+        for r, (harness, specs) in enumerate(requests):
+            for spec in specs:
+                path = self._path(harness.id, spec)
+                if path.exists():
+                    results[r][(spec.task, spec.attempt)] = load_trace(path)
+                else:
+                    jobs.append((spec, harness))
+                    owners.append(r)
+        if jobs:
+            def on_trace(i: int, trace: Trace) -> None:
+                spec, harness = jobs[i]
+                self._save(trace, f"{harness.id}/{spec.split}")
+
+            traces = self.run_batch(jobs, on_trace, desc)
+            for (spec, _), owner, trace in zip(jobs, owners, traces):
+                results[owner][(spec.task, spec.attempt)] = trace
+        return results
+
+    def evaluate_one(self, harness: HarnessSpec, split: str, desc: str = "") -> dict[Key, Trace]:
+        return self.evaluate([(harness, self.specs(split))], desc or f"{split} {harness.id}")[0]

@@ -1,0 +1,91 @@
+"""The weakness miner: failures -> signatures -> embeddings -> FAISS clusters -> ranked report.
+
+Incremental across rounds: the cluster index persists, so a failure of round 3 joins the
+cluster its like formed in round 1. Signatures are embedded by their text (cause,
+mechanism), so near-identical signatures (including model-written free-text mechanisms
+that mean the same thing) merge while different mechanisms stay apart.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Protocol
+
+from actors.mining.clustering import ClusterIndex
+from actors.mining.embed import make_embedder
+from actors.mining.signatures import excerpt, extract
+from actors.records import Cluster, Failure, MiningReport, Signature
+from harnesses.trace import Trace
+
+
+class StageLabeller(Protocol):
+    """The paper's model-written stage labels; merged with the extractor's signature."""
+
+    def label(self, trace: Trace, draft: Signature) -> Signature | None: ...
+
+
+def signature_text(sig: Signature) -> str:
+    return f"{sig.terminal_cause} {sig.mechanism.replace('_', ' ')} {sig.criticality}"
+
+
+class WeaknessMiner:
+    def __init__(self, *, embedder: str = "hashing", threshold: float = 0.9, min_failures: int = 2,
+                 min_tasks: int = 2, max_examples: int = 5, labeller: StageLabeller | None = None,
+                 state: dict | None = None):
+        self.embedder = make_embedder(embedder)
+        self.index = ClusterIndex.from_state(state) if state else ClusterIndex(dim=self.embedder.dim,
+                                                                                threshold=threshold)
+        self.min_failures, self.min_tasks, self.max_examples = min_failures, min_tasks, max_examples
+        self.labeller = labeller
+
+    def state(self) -> dict:
+        return self.index.to_state()
+
+    def signatures(self, traces: list[Trace], round: int) -> list[Failure]:
+        failures = []
+        for t in traces:
+            sig = extract(t)
+            if sig is None:
+                continue
+            if self.labeller is not None:
+                labelled = self.labeller.label(t, sig)
+                if labelled is not None:  # verifier evidence has priority over the model's words
+                    sig = Signature(terminal_cause=sig.terminal_cause, criticality=labelled.criticality,
+                                    mechanism=labelled.mechanism, actionable=labelled.actionable,
+                                    evidence=sig.evidence, source="model")
+            failures.append(Failure(episode_id=t.episode_id, task=t.task, round=round, signature=sig,
+                                    excerpt=excerpt(t)))
+        return failures
+
+    def mine(self, traces: list[Trace], *, round: int, harness_id: str) -> MiningReport:
+        failures = self.signatures(traces, round)
+        ids: list[str] = []
+        if failures:
+            vectors = self.embedder.embed([signature_text(f.signature) for f in failures])
+            ids = self.index.assign(vectors, [f.episode_id for f in failures], [f.signature.key for f in failures])
+        groups: dict[str, list[Failure]] = defaultdict(list)
+        for cid, f in zip(ids, failures):
+            groups[cid].append(f)
+        clusters = [self._cluster(cid, members) for cid, members in groups.items()]
+        clusters.sort(key=lambda c: (-c.score, c.id))
+        return MiningReport(round=round, harness_id=harness_id, episodes=len(traces), failures=len(failures),
+                            infra_excluded=sum(1 for t in traces if t.infra_error), clusters=clusters)
+
+    def _cluster(self, cid: str, members: list[Failure]) -> Cluster:
+        # the cluster's label is its most common signature
+        counts: dict[str, int] = defaultdict(int)
+        for f in members:
+            counts[f.signature.key] += 1
+        top = max(members, key=lambda f: (counts[f.signature.key], f.signature.key)).signature
+        tasks = sorted({f.task for f in members})
+        actionable = top.actionable
+        eligible = actionable and len(members) >= self.min_failures and len(tasks) >= self.min_tasks
+        seen, examples = set(), []
+        for f in sorted(members, key=lambda f: f.episode_id):  # one example per task first
+            if f.task not in seen and len(examples) < self.max_examples:
+                seen.add(f.task)
+                examples.append(f)
+        return Cluster(id=cid, mechanism=top.mechanism, terminal_cause=top.terminal_cause, actionable=actionable,
+                       failures=[f.episode_id for f in members], tasks=tasks, support=len(members),
+                       score=(len(members) + 0.5 * len(tasks)) * (1.0 if actionable else 0.1),
+                       eligible=eligible, examples=examples)

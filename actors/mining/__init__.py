@@ -1,0 +1,1 @@
+"""The weakness miner's parts: signatures, embeddings, FAISS clustering, the brief."""
