@@ -44,6 +44,17 @@ def score(split: str, harness_id: str, traces: dict[Key, Trace]) -> SplitScore:
                       episodes=len(counted), infra_errors=len(traces) - len(counted))
 
 
+def failure_keys(cluster) -> list[Key]:
+    """(task, attempt) of a cluster's failures, from their episode ids."""
+    if cluster is None:
+        return []
+    keys = []
+    for episode_id in cluster.failures:
+        task, _, attempt, _ = episode_id.rsplit("__", 3)
+        keys.append((task, int(attempt[1:])))
+    return sorted(set(keys))
+
+
 class Controller:
     def __init__(self, config: RunConfig, store: RunStore, evaluator: Evaluator, miner_factory, proposer: ProposerLike,
                  initial: HarnessSpec, log=print):
@@ -154,7 +165,10 @@ class Controller:
 
         self._state(phase="validate")
         parents = {"train": train, "val": val}
-        candidates = [Candidate(p, apply_all(harness, decode_edits(msgspec.json.encode(p.edits)))) for p in proposals]
+        clusters = {c.id: c for c in report.clusters}
+        candidates = [Candidate(p, apply_all(harness, decode_edits(msgspec.json.encode(p.edits))),
+                                targets=failure_keys(clusters.get(p.audit.target_cluster)))
+                      for p in proposals]
         results = self._validated(d, candidates, harness, parents, f"round {r}")
         accepted = [(c.proposal, ab) for c, ab in zip(candidates, results) if ab.accepted]
         rec.accepted = len(accepted)

@@ -15,12 +15,12 @@ from typing import Any
 import msgspec
 
 from actors.model.base import Message, Model, ModelError, ModelRequest
+from actors.model.roles import PROPOSER_ROLE
 from actors.records import Audit, MiningBrief, Proposal, Refusal
 from harnesses.edits import EditError, apply_all, decode_edits, edit_schema
 from harnesses.middleware.output_repair import repair
 from harnesses.spec import READ_ONLY, SURFACES, HarnessSpec
 
-PROPOSER_ROLE = "# Role: harness proposer"
 MAX_PROPOSAL_CHARS = 4000
 MAX_EDITS = 4
 

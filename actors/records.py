@@ -160,6 +160,9 @@ class ABResult(msgspec.Struct, kw_only=True):
     accepted: bool
     reason: str
     stopped_early: bool = False
+    """Rejected before every pair ran (racing)."""
+    settled_early: bool = False
+    """Accepted before every pair ran (racing)."""
     episodes: int = 0
 
 

@@ -91,3 +91,25 @@ def can_still_pass(gains: dict[str, int], losses: dict[str, int], open_gains: di
     """
     best = {s: gains[s] - losses[s] + open_gains[s] for s in gains}
     return all(d >= 0 for d in best.values()) and max(best.values()) > 0
+
+
+def _log_beta(a: float, b: float) -> float:
+    return math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b)
+
+
+def more_losses_prob(seen: int, lost: int, remaining: int, at_least: int) -> float:
+    """P(at least `at_least` losses among `remaining` unseen pairs), having seen `lost` in `seen`.
+
+    Beta-binomial predictive with a uniform prior on the loss rate: how likely the pairs not
+    yet run would still turn a decision around.
+    """
+    if at_least <= 0:
+        return 1.0
+    if at_least > remaining:
+        return 0.0
+    a, b = lost + 1, seen - lost + 1
+    below = 0.0
+    for x in range(at_least):
+        below += math.exp(math.lgamma(remaining + 1) - math.lgamma(x + 1) - math.lgamma(remaining - x + 1)
+                          + _log_beta(x + a, remaining - x + b) - _log_beta(a, b))
+    return max(0.0, 1.0 - below)

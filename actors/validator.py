@@ -1,15 +1,17 @@
 """Paired A/B validation of candidates against their parent on `train` and `val`.
 
-All candidates are fanned out at once. With racing, each candidate first runs the pairs
-its parent failed (the only pairs that can show a gain); a candidate with no gain there
-can no longer pass the paper's rule and stops. Survivors run the pairs the parent passed
-(the only ones that can show a loss) in chunks, and stop once their losses rule them out.
-Racing is exact for the paper's rule: it never changes an accept/reject decision.
+All candidates are fanned out at once, stage by stage. With racing, a candidate first
+runs the train failures it targets (a fix that fixes none of them stops: a heuristic),
+then every other pair its parent failed (the only pairs that can show a gain; no gain
+at all and it can no longer pass: exact), then the pairs its parent passed (the only
+ones that can show a loss) in chunks, stopping once losses rule it out (exact) or once
+the unrun pairs are unlikely to overturn its acceptance (statistical, `racing_risk`).
+`benchmarks/loop_bench.py` measures how many decisions racing changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import msgspec
@@ -17,7 +19,7 @@ import msgspec
 from actors.evaluator import Evaluator, Key
 from actors.records import ABResult, Proposal, SplitResult
 from actors.rollout import EpisodeSpec
-from actors.stats import can_still_pass, paper_rule, split_result, strict_rule
+from actors.stats import can_still_pass, more_losses_prob, paper_rule, split_result, strict_rule
 from harnesses.edits import EditError, apply_all, decode_edits
 from harnesses.spec import HarnessSpec
 from harnesses.trace import Trace
@@ -33,9 +35,13 @@ class AcceptanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     alpha: float = 0.05
     bootstrap_samples: int = 2000
     racing: bool = True
-    """Stop candidates that can no longer pass (exact for the paper's rule; saves episodes)."""
-    racing_chunks: int = 2
+    """Evaluate in stages and stop candidates early: those that fix none of the failures they target,
+    those that can no longer pass (exact), and those whose acceptance the unrun pairs are unlikely to
+    overturn (`racing_risk`)."""
+    racing_chunks: int = 4
     """The parent-passed pairs are run in this many chunks, checking for a stop after each."""
+    racing_risk: float = 0.05
+    """Accept early when the unrun pairs would turn the decision around with less than this probability."""
     merge: bool = True
     """Merge compatible accepted proposals and re-validate the merge against the parent."""
 
@@ -44,6 +50,8 @@ class AcceptanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 class Candidate:
     proposal: Proposal
     harness: HarnessSpec
+    targets: list[Key] = field(default_factory=list)
+    """The train failures (task, attempt) of the cluster the proposal targets: run first when racing."""
 
 
 def valid_pairs(parent: dict[Key, Trace]) -> list[Key]:
@@ -61,7 +69,7 @@ class Validator:
         self.evaluator, self.config, self.seed = evaluator, config, seed
 
     def _judge(self, cand: Candidate, parent: HarnessSpec, parents: dict[str, dict[Key, Trace]],
-               got: dict[str, dict[Key, Trace]], stopped: str | None) -> ABResult:
+               got: dict[str, dict[Key, Trace]], stopped: str | None, settled: str | None = None) -> ABResult:
         splits: dict[str, SplitResult] = {}
         episodes = 0
         for split in SPLITS:
@@ -73,59 +81,133 @@ class Validator:
                                          seed=self.seed)
         if stopped:
             accepted, reason = False, stopped
+        elif settled:
+            accepted, reason = True, settled
         elif self.config.rule == "strict":
             accepted, reason = strict_rule(splits["train"], splits["val"], self.config.alpha)
         else:
             accepted, reason = paper_rule(splits["train"], splits["val"])
         return ABResult(proposal_id=cand.proposal.id, candidate_id=cand.harness.id, parent_id=parent.id,
                         splits=splits, accepted=accepted, reason=reason, stopped_early=stopped is not None,
-                        episodes=episodes)
+                        settled_early=settled is not None, episodes=episodes)
 
     def validate(self, candidates: list[Candidate], parent: HarnessSpec,
                  parents: dict[str, dict[Key, Trace]], desc: str = "validate") -> list[ABResult]:
         """Every candidate against the parent, paired by (task, attempt, seed)."""
         got: list[dict[str, dict[Key, Trace]]] = [{s: {} for s in SPLITS} for _ in candidates]
         stopped: list[str | None] = [None] * len(candidates)
+        settled: list[str | None] = [None] * len(candidates)
 
         def run(stage: list[dict[str, list[Key]]], label: str) -> None:
             requests, owners = [], []
             for i, cand in enumerate(candidates):
-                if stopped[i] is not None:
+                if stopped[i] is not None or settled[i] is not None:
                     continue
                 for split in SPLITS:
-                    keys = stage[i][split]
+                    keys = [k for k in stage[i][split] if k not in got[i][split]]
                     if keys:
                         requests.append((cand.harness, [_spec(k, split, parents[split]) for k in keys]))
                         owners.append((i, split))
-            for (i, split), traces in zip(owners, self.evaluator.evaluate(requests, f"{desc} {label}")):
-                got[i][split].update(traces)
+            if requests:
+                for (i, split), traces in zip(owners, self.evaluator.evaluate(requests, f"{desc} {label}")):
+                    got[i][split].update(traces)
 
         failed = {s: [k for k in valid_pairs(parents[s]) if not parents[s][k].passed] for s in SPLITS}
         passed = {s: [k for k in valid_pairs(parents[s]) if parents[s][k].passed] for s in SPLITS}
         if not self.config.racing:
             run([{s: failed[s] + passed[s] for s in SPLITS} for _ in candidates], "all pairs")
-        else:
-            run([failed for _ in candidates], "stage 1 (parent-failed pairs)")
-            self._stop_hopeless(got, parents, stopped)
-            chunks = max(1, self.config.racing_chunks)
-            for c in range(chunks):
-                part = {s: passed[s][c::chunks] for s in SPLITS}
-                run([part for _ in candidates], f"stage {c + 2} (parent-passed pairs)")
-                self._stop_hopeless(got, parents, stopped)
-        return [self._judge(cand, parent, parents, got[i], stopped[i]) for i, cand in enumerate(candidates)]
+            return [self._judge(c, parent, parents, got[i], None) for i, c in enumerate(candidates)]
+
+        tally = lambda i: self._tally(got[i], parents)  # noqa: E731
+        active = lambda i: stopped[i] is None and settled[i] is None  # noqa: E731
+        n = len(candidates)
+        # 1. the failures each candidate targets: a fix that fixes none of them is stopped (heuristic)
+        targeted = [{"train": [k for k in c.targets if k in set(failed["train"])], "val": []} for c in candidates]
+        run(targeted, "stage 1 (targeted failures)")
+        for i, t in enumerate(targeted):
+            if t["train"] and tally(i)[0]["train"] == 0:
+                stopped[i] = f"stopped early: no gain on the {len(t['train'])} failures it targets"
+        # A candidate that already gained needs the other parent-failed pairs only if it also loses:
+        # gains can only come from them, losses only from the pairs the parent passed.
+        gains_done = [not any(t.values()) for t in targeted]
+        none = {s: [] for s in SPLITS}
+
+        def run_gains(which: list[int], label: str) -> None:
+            run([failed if i in which else none for i in range(n)], label)
+            for i in which:
+                gains_done[i] = True
+            self._stop_hopeless(got, parents, stopped, exact_only=gains_done)
+
+        run_gains([i for i in range(n) if gains_done[i]], "stage 2 (parent-failed pairs)")
+        # 3. the pairs the parent passed, which can only show losses, in chunks
+        order = {s: sorted(passed[s], key=lambda k: hash_key(k, self.seed)) for s in SPLITS}
+        chunks = max(1, self.config.racing_chunks)
+        for c in range(chunks):
+            upto = {s: order[s][: -(-len(order[s]) * (c + 1) // chunks)] for s in SPLITS}
+            run([upto for _ in candidates], f"stage {c + 3} (parent-passed pairs)")
+            losing = [i for i in range(n) if active(i) and not gains_done[i]
+                      and any(tally(i)[1][s] > tally(i)[0][s] for s in SPLITS)]
+            if losing:
+                run_gains(losing, f"stage {c + 3}b (parent-failed pairs of losing candidates)")
+            self._stop_hopeless(got, parents, stopped, exact_only=gains_done)
+            if c < chunks - 1 and self.config.rule == "paper":
+                for i in range(n):
+                    if active(i):
+                        settled[i] = self._settled(*tally(i), remaining={s: len(order[s]) - len(upto[s])
+                                                                         for s in SPLITS})
+        # a rejection on partial gains is confirmed with the rest of the parent-failed pairs
+        unsure = [i for i in range(n) if active(i) and not gains_done[i]
+                  and not paper_rule(*[split_result(s, self._pairs(got[i], parents, s)) for s in SPLITS])[0]]
+        if unsure:
+            run_gains(unsure, "final (parent-failed pairs)")
+        results = [self._judge(c, parent, parents, got[i], stopped[i], settled[i]) for i, c in enumerate(candidates)]
+        for i, ab in enumerate(results):
+            if ab.accepted and not gains_done[i]:
+                ab.reason += " (gains are lower bounds: with no loss, the other parent-failed pairs could not " \
+                             "change the decision and were not run)"
+        return results
 
     @staticmethod
-    def _stop_hopeless(got, parents, stopped) -> None:
-        """After stage 1 only parent-passed pairs remain open, and they can only add losses."""
+    def _pairs(g: dict[str, dict[Key, Trace]], parents, split: str) -> list[tuple[bool, bool]]:
+        return [(parents[split][k].passed, t.passed) for k, t in sorted(g[split].items()) if t.infra_error is None]
+
+    @staticmethod
+    def _tally(g: dict[str, dict[Key, Trace]], parents) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """Gains, losses and parent-passed pairs seen so far, per split."""
+        gains = {s: sum(1 for k, t in g[s].items() if t.passed and not parents[s][k].passed) for s in SPLITS}
+        losses = {s: sum(1 for k, t in g[s].items() if not t.passed and parents[s][k].passed) for s in SPLITS}
+        seen = {s: sum(1 for k in g[s] if parents[s][k].passed) for s in SPLITS}
+        return gains, losses, seen
+
+    def _settled(self, gains, losses, seen, remaining) -> str | None:
+        """Accept before the last pairs run when they are unlikely to turn the decision around."""
+        delta = {s: gains[s] - losses[s] for s in SPLITS}
+        top = max(SPLITS, key=lambda s: (delta[s], s == "train"))
+        if delta[top] <= 0 or any(d < 0 for d in delta.values()):
+            return None
+        risk = sum(more_losses_prob(seen[s], losses[s], remaining[s], delta[s] - (s == top) + 1) for s in SPLITS)
+        if risk >= self.config.racing_risk:
+            return None
+        return (f"settled early: train {delta['train']:+d}, val {delta['val']:+d}; the unrun pairs turn it with "
+                f"p={risk:.3f} < {self.config.racing_risk}")
+
+    def _stop_hopeless(self, got, parents, stopped, exact_only: list[bool] | None = None) -> None:
+        """Exact: once every parent-failed pair of a candidate ran, the rest can only add losses."""
         for i, g in enumerate(got):
-            if stopped[i] is not None:
+            if stopped[i] is not None or (exact_only is not None and not exact_only[i]):
                 continue
-            gains = {s: sum(1 for k, t in g[s].items() if t.passed and not parents[s][k].passed) for s in SPLITS}
-            losses = {s: sum(1 for k, t in g[s].items() if not t.passed and parents[s][k].passed) for s in SPLITS}
+            gains, losses, _ = self._tally(g, parents)
             if not can_still_pass(gains, losses, {s: 0 for s in SPLITS}):
                 where = "no gain on the pairs the parent failed" if all(v == 0 for v in gains.values()) \
                     else "losses outweigh gains: " + ", ".join(f"{s} {gains[s] - losses[s]:+d}" for s in SPLITS)
                 stopped[i] = f"stopped early: cannot pass ({where})"
+
+
+def hash_key(key: Key, seed: int) -> str:
+    """A fixed pseudo-random order of pairs (no Python hash(): it changes between processes)."""
+    import hashlib
+
+    return hashlib.sha256(f"{seed}|{key[0]}|{key[1]}".encode()).hexdigest()
 
 
 def merge(parent: HarnessSpec, accepted: list[tuple[Proposal, ABResult]]) -> tuple[HarnessSpec | None, list[str]]:

@@ -8,6 +8,7 @@ every trace to the run directory as it arrives.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -89,7 +90,8 @@ class RolloutPipeline:
         refs = {self.workers[i % len(self.workers)].run_encoded.remote(spec, harness): i
                 for i, (spec, harness) in enumerate(jobs)}
         out: list[Trace | None] = [None] * len(jobs)
-        with tqdm(total=len(jobs), desc=desc, unit="ep", disable=not progress) as bar:
+        with tqdm(total=len(jobs), desc=desc, unit="ep", disable=not progress,
+                  mininterval=0.1 if sys.stderr.isatty() else 30) as bar:  # a log file gets a line now and then
             while refs:
                 done, _ = ray.wait(list(refs), num_returns=1)
                 i = refs.pop(done[0])

@@ -114,6 +114,8 @@ class MiningConfig(_Config):
     """A cluster the proposer may target has at least this many failures on at least this many tasks."""
     max_examples: int = 5
     """Representative failures with raw excerpts per cluster in the brief."""
+    model_labels: bool = False
+    """Also ask the model to label each failure (the paper's stage labelling), merged with the extractor's."""
 
 
 def _acceptance_default():

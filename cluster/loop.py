@@ -18,6 +18,7 @@ import yaml
 from actors.controller import Controller
 from actors.evaluator import Evaluator
 from actors.miner import WeaknessMiner
+from actors.mining.labeller import ModelLabeller
 from actors.model.server import build_model
 from actors.proposer import Proposer
 from actors.records import FinalReport
@@ -70,10 +71,11 @@ def _controller(config: RunConfig, store: RunStore, splits, run_batch, model, mi
     return Controller(config, store, evaluator, miner_factory, Proposer(model), initial, log=log)
 
 
-def _miner_kwargs(config: RunConfig) -> dict:
+def _miner_kwargs(config: RunConfig, model) -> dict:
     m = config.mining
+    labeller = ModelLabeller(model, config.seed) if m.model_labels else None
     return dict(embedder=m.embedder, threshold=m.threshold, min_failures=m.min_failures, min_tasks=m.min_tasks,
-                max_examples=m.max_examples)
+                max_examples=m.max_examples, labeller=labeller)
 
 
 def run_loop_bare(config: RunConfig, store: RunStore, log=lambda *_: None) -> FinalReport:
@@ -93,7 +95,7 @@ def run_loop_bare(config: RunConfig, store: RunStore, log=lambda *_: None) -> Fi
                 on_trace(i, out[i])
         return out
 
-    factory = lambda state: WeaknessMiner(**_miner_kwargs(config), state=state)  # noqa: E731
+    factory = lambda state: WeaknessMiner(**_miner_kwargs(config, model), state=state)  # noqa: E731
     return _controller(config, store, splits, run_batch, model, factory, log).run()
 
 
@@ -129,7 +131,7 @@ def run_loop(config: RunConfig, store: RunStore, log=print) -> FinalReport:
     def factory(state):
         for old in miners:
             ray.kill(old)
-        miners[:] = [ray.remote(WeaknessMiner).remote(**_miner_kwargs(config), state=state)]
+        miners[:] = [ray.remote(WeaknessMiner).remote(**_miner_kwargs(config, pipeline.model), state=state)]
         return _RemoteMiner(miners[0])
 
     def run_batch(jobs, on_trace, desc):

@@ -29,7 +29,7 @@ import yaml
 from actors.model.base import ModelReply, ModelRequest, count_tokens
 from actors.model.plan import Plan, Step, load_plan
 from benchmarks.tasks import Task, named_paths
-from actors.proposer import PROPOSER_ROLE
+from actors.model.roles import LABELLER_ROLE, PROPOSER_ROLE
 from harnesses.action import PARSE_ERROR
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
@@ -328,6 +328,12 @@ class SimModel:
         msgs = request.messages
         system = next((m.content for m in msgs if m.role == "system"), "")
         users = [m.content for m in msgs if m.role == "user"]
+        if LABELLER_ROLE in system:
+            from actors.mining.labeller import sim_label
+
+            text = sim_label(users[-1] if users else "")
+            return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
+                              completion_tokens=count_tokens(text))
         if PROPOSER_ROLE in system:
             from actors.model import sim_proposer  # it builds on this module
 
