@@ -9,14 +9,15 @@ setup:
 	@bash cluster/setup.sh test
 
 demo: setup
-	$(PY) -m cluster.cli rollout --suite core --split train --harness harnesses/minimal.yaml --model sim --profile minimax --attempts 2 --progress
-	$(PY) -m cluster.cli rollout --suite core --split train --harness harnesses/reference/minimax.yaml --model sim --profile minimax --attempts 2 --progress
+	$(PY) -m cluster.cli run --config configs/demo.yaml --report
 
 test: setup
 	$(PY) -m pytest tests
 
 bench: setup
 	$(PY) benchmarks/rollout_bench.py
+	$(PY) benchmarks/loop_bench.py
+	$(PY) benchmarks/miner_bench.py --n 200000
 
 clean:
 	rm -rf runs .pytest_cache

@@ -76,13 +76,23 @@ def sklearn_kmeans(k: int, niter: int, seed: int, init: str, tol: float):
                   random_state=seed, copy_x=False)
 
 
-def estimate_sklearn(x: np.ndarray, k: int, seed: int, init: str) -> float:
-    """Seconds per Lloyd iteration on all of x, from one short fit on a 100k sample (init included as 3 iterations)."""
+def estimate_sklearn(x: np.ndarray, k: int, seed: int, init: str, niter: int) -> float:
+    """Seconds sklearn should take on all of x, from a 1-iteration random-init fit on a 100k sample.
+
+    That fit is ~2 passes over the sample (one iteration, one final labelling); k-means++
+    costs ~(2 + ln k) passes more.
+    """
     m = min(len(x), 100_000)
     sample = np.ascontiguousarray(x[:m])
     t = time.perf_counter()
-    sklearn_kmeans(k, 2, seed, init, 0.0).fit(sample)
-    return (time.perf_counter() - t) / 5 * len(x) / m
+    sklearn_kmeans(k, 1, seed, "random", 0.0).fit(sample)
+    per_pass = (time.perf_counter() - t) / 2 * len(x) / m
+    init_passes = 2 + math.log(k) if init == "k-means++" else 0
+    return per_pass * (niter + 1 + init_passes)
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def main() -> None:
@@ -111,7 +121,7 @@ def main() -> None:
               'pip install -e ".[bench]"  (or: pip install "scikit-learn>=1.4")', file=sys.stderr)
 
     print(f"cores {os.cpu_count()}, FAISS threads {faiss.omp_get_max_threads()}, faiss {faiss.__version__}, "
-          f"numpy {np.__version__}" + (f", scikit-learn {sklearn.__version__}" if sklearn else ""))
+          f"numpy {np.__version__}" + (f", scikit-learn {sklearn.__version__}" if sklearn else "") + f"; {load()}")
     t = time.perf_counter()
     x, truth = make_blobs(args.n, args.dim, args.centres, args.spread, args.seed)
     print(f"data: {args.n:,} x {args.dim} float32 ({x.nbytes / 2**30:.2f} GiB), {args.centres} Gaussian centres "
@@ -119,9 +129,8 @@ def main() -> None:
 
     niter = args.iter
     if sklearn is not None:
-        per_iter = estimate_sklearn(x, args.k, args.seed, args.sklearn_init)
-        est = per_iter * (niter + 3)
-        print(f"sklearn estimate: {per_iter:.1f}s per iteration on all points, ~{est:.0f}s for max_iter={niter}")
+        est = estimate_sklearn(x, args.k, args.seed, args.sklearn_init, niter)
+        print(f"sklearn estimate: ~{est:.0f}s for max_iter={niter} (from a short fit on a sample)")
         if est > args.budget:
             niter = args.fallback_iter
             print(f"NOTE: over the {args.budget:.0f}s budget: max_iter/niter reduced to {niter} for BOTH libraries")
@@ -135,12 +144,12 @@ def main() -> None:
           f"; then assigns all points")
     label, tt, ta = run_faiss(x, args.k, niter, args.seed, 256)
     rows.append(("faiss, subsample 256/centroid", tt, ta, ari(truth, label), purity(truth, label)))
-    print(f"  train {tt:.1f}s + assign {ta:.1f}s = {tt + ta:.1f}s")
+    print(f"  train {tt:.1f}s + assign {ta:.1f}s = {tt + ta:.1f}s; {load()}")
     full = math.ceil(args.n / args.k) + 1
     print(f"FAISS run 2: subsampling OFF (max_points_per_centroid={full:,}: all {args.n:,} points)")
     label, tt, ta = run_faiss(x, args.k, niter, args.seed, full)
     rows.append(("faiss, all points", tt, ta, ari(truth, label), purity(truth, label)))
-    print(f"  train {tt:.1f}s + assign {ta:.1f}s = {tt + ta:.1f}s")
+    print(f"  train {tt:.1f}s + assign {ta:.1f}s = {tt + ta:.1f}s; {load()}")
 
     sk_time = None
     if sklearn is not None:
@@ -152,7 +161,7 @@ def main() -> None:
         sk_time = time.perf_counter() - t
         label = km.labels_
         rows.append((f"sklearn ({km.n_iter_} iterations run)", sk_time, 0.0, ari(truth, label), purity(truth, label)))
-        print(f"  fit {sk_time:.1f}s, {km.n_iter_} iterations")
+        print(f"  fit {sk_time:.1f}s, {km.n_iter_} iterations; {load()}")
 
     print(f"\n{'run':34} {'train/fit s':>11} {'assign s':>9} {'total s':>8} {'ARI':>7} {'purity':>7}"
           + (f" {'sklearn/this':>12}" if sk_time else ""))
@@ -160,7 +169,7 @@ def main() -> None:
         ratio = f" {sk_time / (tt + ta):>11.1f}x" if sk_time else ""
         print(f"{name:34} {tt:>11.1f} {ta:>9.1f} {tt + ta:>8.1f} {a:>7.4f} {pu:>7.4f}{ratio}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"\npeak RSS {peak:.2f} GiB")
+    print(f"\npeak RSS {peak:.2f} GiB; {load()} (on a shared machine, a load above the core count slows every row)")
     if sklearn is None:
         print('(scikit-learn missing: pip install -e ".[bench]" to compare)')
 

@@ -56,7 +56,7 @@ def _run(args: argparse.Namespace) -> int:
     store = open_run(config, args.run_dir)
     print(f"run directory: {store.root}")
     report = run_loop(config, store)
-    _print_final(report, store.root)
+    _print_final(report, store.root, args.report)
     return 0
 
 
@@ -67,15 +67,21 @@ def _resume(args: argparse.Namespace) -> int:
     store = open_run(config, args.run_dir)
     print(f"resuming {store.root}")
     report = run_loop(config, store)
-    _print_final(report, store.root)
+    _print_final(report, store.root, args.report)
     return 0
 
 
-def _print_final(report, root: Path) -> None:
+def _print_final(report, root: Path, write: bool = False) -> None:
     print(f"sealed test: initial {report.initial_id} {report.initial.pass_rate:.1%} -> final {report.final_id} "
           f"{report.final.pass_rate:.1%} (paired delta {report.paired.delta:+d}, "
           f"95% CI [{report.paired.ci_low:+.2f}, {report.paired.ci_high:+.2f}], p={report.paired.p_value:.3f})")
-    print(f"report: selfharness report {root}")
+    if write:
+        from cluster.report import write_report
+
+        md, html = write_report(root)
+        print(f"report: {md}\n        {html}")
+    else:
+        print(f"report: selfharness report {root}")
 
 
 def _tasks_check(args: argparse.Namespace) -> int:
@@ -129,10 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rounds", type=int)
     run.add_argument("--k", type=int)
     run.add_argument("--seed", type=int)
+    run.add_argument("--report", action="store_true", help="write report.md and report.html at the end")
     run.set_defaults(func=_run)
 
     res = sub.add_parser("resume", help="continue a run where it stopped (finished episodes are not redone)")
     res.add_argument("run_dir")
+    res.add_argument("--report", action="store_true", help="write report.md and report.html at the end")
     res.set_defaults(func=_resume)
 
     t = sub.add_parser("tasks", help="task suites")
