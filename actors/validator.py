@@ -38,6 +38,9 @@ class AcceptanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     """Evaluate in stages and stop candidates early: those that fix none of the failures they target,
     those that can no longer pass (exact), and those whose acceptance the unrun pairs are unlikely to
     overturn (`racing_risk`)."""
+    racing_min_targets: int = 6
+    """A candidate is stopped for fixing none of the failures it targets only when it targets at least this
+    many (fewer is weak evidence: a rule that halves a failure misses 3 of 3 one time in 8)."""
     racing_chunks: int = 4
     """The parent-passed pairs are run in this many chunks, checking for a stop after each."""
     racing_risk: float = 0.05
@@ -125,11 +128,11 @@ class Validator:
         targeted = [{"train": [k for k in c.targets if k in set(failed["train"])], "val": []} for c in candidates]
         run(targeted, "stage 1 (targeted failures)")
         for i, t in enumerate(targeted):
-            if t["train"] and tally(i)[0]["train"] == 0:
+            if len(t["train"]) >= self.config.racing_min_targets and tally(i)[0]["train"] == 0:
                 stopped[i] = f"stopped early: no gain on the {len(t['train'])} failures it targets"
         # A candidate that already gained needs the other parent-failed pairs only if it also loses:
         # gains can only come from them, losses only from the pairs the parent passed.
-        gains_done = [not any(t.values()) for t in targeted]
+        gains_done = [False] * n
         none = {s: [] for s in SPLITS}
 
         def run_gains(which: list[int], label: str) -> None:
@@ -138,7 +141,7 @@ class Validator:
                 gains_done[i] = True
             self._stop_hopeless(got, parents, stopped, exact_only=gains_done)
 
-        run_gains([i for i in range(n) if gains_done[i]], "stage 2 (parent-failed pairs)")
+        run_gains([i for i in range(n) if active(i) and tally(i)[0]["train"] == 0], "stage 2 (parent-failed pairs)")
         # 3. the pairs the parent passed, which can only show losses, in chunks
         order = {s: sorted(passed[s], key=lambda k: hash_key(k, self.seed)) for s in SPLITS}
         chunks = max(1, self.config.racing_chunks)

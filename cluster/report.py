@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import msgspec
 import yaml
 
 from actors.records import ABResult, Decision, FinalReport, MiningReport, Proposal, Refusal, RoundRecord, SplitResult
+from actors.stats import wilson_interval as wilson
 from harnesses.spec import HarnessSpec, diff, load_harness, yaml_diff
 
 COLOURS = {"accepted": "#2e7d32", "rejected": "#c62828", "stopped early": "#9e9e9e", "refused": "#f9a825",
@@ -159,17 +159,6 @@ def load_run(root: Path) -> Run:
 
 
 # ---------------------------------------------------------------- numbers
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a pass rate k/n ((0, 0) when n == 0)."""
-    if n <= 0:
-        return 0.0, 0.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def rate_diff(s: SplitResult) -> float:
