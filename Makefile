@@ -14,7 +14,8 @@ demo: setup
 test: setup
 	$(PY) -m pytest tests
 
-bench: setup
+bench:
+	@bash cluster/setup.sh test,bench
 	$(PY) benchmarks/rollout_bench.py
 	$(PY) benchmarks/loop_bench.py
 	$(PY) benchmarks/miner_bench.py --n 200000

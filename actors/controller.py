@@ -188,25 +188,20 @@ class Controller:
                                                                            if p.id in merged_ids})),
                               edits=[e for p, _ in accepted if p.id in merged_ids for e in p.edits],
                               audit=best[0].audit, candidate_id=merged.id)
-                mab = self._validated(d, [Candidate(mp, merged)], harness, parents, f"round {r} merge",
-                                      racing=False)[0]
-                total = lambda ab: ab.splits["train"].delta + ab.splits["val"].delta  # noqa: E731
-                if mab.accepted and total(mab) >= total(best[1]):
+                targets = sorted({k for c in candidates if c.proposal.id in merged_ids for k in c.targets})
+                mab = self._validated(d, [Candidate(mp, merged, targets)], harness, parents, f"round {r} merge")[0]
+                if mab.accepted:
                     promoted, used = merged, merged_ids
                     reason = f"merge of {', '.join(merged_ids)} ({mab.reason})"
                 else:
-                    reason += f"; the merge of {', '.join(merged_ids)} was not better ({mab.reason})"
+                    reason += f"; the merge of {', '.join(merged_ids)} failed validation ({mab.reason})"
         return self._finish_round(r, rec, harness, promoted, [p.id for p, _ in accepted], used, reason,
                                   rejected=[p.id for p in proposals if p.id not in {a.id for a, _ in accepted}]), \
             promoted
 
-    def _validated(self, d: Path, candidates: list[Candidate], parent: HarnessSpec, parents, desc: str,
-                   racing: bool | None = None) -> list[ABResult]:
-        validator = self.validator
-        if racing is not None and racing != self.config.acceptance.racing:
-            validator = Validator(self.evaluator, msgspec.structs.replace(self.config.acceptance, racing=racing),
-                                  self.config.seed)
-        results = validator.validate(candidates, parent, parents, desc)
+    def _validated(self, d: Path, candidates: list[Candidate], parent: HarnessSpec, parents,
+                   desc: str) -> list[ABResult]:
+        results = self.validator.validate(candidates, parent, parents, desc)
         for c, ab in zip(candidates, results):
             self._write(d / "ab" / f"{c.proposal.id}.json", ab)
         return results

@@ -41,7 +41,7 @@ class AcceptanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     racing_min_targets: int = 6
     """A candidate is stopped for fixing none of the failures it targets only when it targets at least this
     many (fewer is weak evidence: a rule that halves a failure misses 3 of 3 one time in 8)."""
-    racing_chunks: int = 4
+    racing_chunks: int = 6
     """The parent-passed pairs are run in this many chunks, checking for a stop after each."""
     racing_risk: float = 0.05
     """Accept early when the unrun pairs would turn the decision around with less than this probability."""
@@ -124,12 +124,19 @@ class Validator:
         tally = lambda i: self._tally(got[i], parents)  # noqa: E731
         active = lambda i: stopped[i] is None and settled[i] is None  # noqa: E731
         n = len(candidates)
-        # 1. the failures each candidate targets: a fix that fixes none of them is stopped (heuristic)
-        targeted = [{"train": [k for k in c.targets if k in set(failed["train"])], "val": []} for c in candidates]
-        run(targeted, "stage 1 (targeted failures)")
-        for i, t in enumerate(targeted):
-            if len(t["train"]) >= self.config.racing_min_targets and tally(i)[0]["train"] == 0:
-                stopped[i] = f"stopped early: no gain on the {len(t['train'])} failures it targets"
+        # 1. the failures each candidate targets, a few at a time, until one is fixed: after a first
+        #    gain only losses can change the decision. A fix that fixes none of them stops (heuristic).
+        step = max(1, self.config.racing_min_targets)
+        targets = [sorted((k for k in c.targets if k in set(failed["train"])), key=lambda k: hash_key(k, self.seed))
+                   for c in candidates]
+        upto = 0
+        while any(active(i) and tally(i)[0]["train"] == 0 and len(targets[i]) > upto for i in range(n)):
+            upto += step
+            run([{"train": t[:upto] if tally(i)[0]["train"] == 0 else [], "val": []} for i, t in enumerate(targets)],
+                f"stage 1 (targeted failures, up to {upto})")
+            for i, t in enumerate(targets):
+                if active(i) and len(t) >= step and tally(i)[0]["train"] == 0:
+                    stopped[i] = f"stopped early: no gain on the {min(upto, len(t))} failures it targets"
         # A candidate that already gained needs the other parent-failed pairs only if it also loses:
         # gains can only come from them, losses only from the pairs the parent passed.
         gains_done = [False] * n

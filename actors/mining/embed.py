@@ -52,7 +52,7 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(normalise(text))
 
 
-@lru_cache(maxsize=1 << 20)
+@lru_cache(maxsize=1 << 18)
 def _h64(feature: str) -> int:
     """A stable 64-bit hash of a feature (blake2b: identical in every process and platform)."""
     return int.from_bytes(hashlib.blake2b(feature.encode(), digest_size=8).digest(), "little")
