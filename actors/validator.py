@@ -173,8 +173,7 @@ class Validator:
         results = [self._judge(c, parent, parents, got[i], stopped[i], settled[i]) for i, c in enumerate(candidates)]
         for i, ab in enumerate(results):
             if ab.accepted and not gains_done[i]:
-                ab.reason += " (gains are lower bounds: with no loss, the other parent-failed pairs could not " \
-                             "change the decision and were not run)"
+                ab.reason += " (gains are lower bounds: racing skipped pairs that could only add gains)"
         return results
 
     @staticmethod

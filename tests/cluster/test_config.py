@@ -1,0 +1,27 @@
+"""Run configs: YAML, defaults, and errors that name the file and the field."""
+
+import pytest
+
+from cluster.config import ConfigError, RunConfig, load_config
+from tests.conftest import ROOT
+
+
+def test_the_demo_config_loads():
+    config = load_config(ROOT / "configs" / "demo.yaml", RunConfig)
+    assert config.rounds == 3 and config.k == 4 and config.model.profile == "minimax"
+    assert config.acceptance.rule == "paper" and config.acceptance.racing
+
+
+@pytest.mark.parametrize("text,field", [
+    ("roundz: 3\n", "roundz"),
+    ("acceptance: {rule: sometimes}\n", "acceptance.rule"),
+    ("model: {kind: gpt9}\n", "model"),
+    ("k: 0\n", "k: must be at least 1"),
+    ("mining: {embedder: magic}\n", "mining.embedder"),
+])
+def test_bad_configs_name_file_and_field(tmp_path, text, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path, RunConfig)
+    assert str(path) in str(err.value) and field in str(err.value)
