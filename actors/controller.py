@@ -211,7 +211,8 @@ class Controller:
         d = self._round_dir(r)
         self._save_harness(promoted, r, merged, parent)
         rec.promoted_id = promoted.id
-        rec.episodes = self.evaluator.episodes_run
+        log = self.store.root / "episodes.jsonl"
+        rec.episodes = sum(1 for _ in log.open()) if log.exists() else 0
         self._write(d / "decision.json", Decision(round=r, parent_id=parent.id, promoted_id=promoted.id,
                                                   accepted=accepted, rejected=list(rejected), merged=merged,
                                                   reason=reason))

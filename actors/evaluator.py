@@ -55,23 +55,28 @@ class Evaluator:
         """Traces for every (harness, episodes) request; only the ones not on disk are run, all in one batch."""
         results: list[dict[Key, Trace]] = [{} for _ in requests]
         jobs: list[Job] = []
-        owners: list[int] = []
+        owners: list[list[int]] = []
+        queued: dict[Path, int] = {}
         for r, (harness, specs) in enumerate(requests):
             for spec in specs:
                 path = self._path(harness.id, spec)
-                if path.exists():
+                if path in queued:  # asked twice in one batch (e.g. final == initial): run once
+                    owners[queued[path]].append(r)
+                elif path.exists():
                     results[r][(spec.task, spec.attempt)] = load_trace(path)
                 else:
+                    queued[path] = len(jobs)
                     jobs.append((spec, harness))
-                    owners.append(r)
+                    owners.append([r])
         if jobs:
             def on_trace(i: int, trace: Trace) -> None:
                 spec, harness = jobs[i]
                 self._save(trace, f"{harness.id}/{spec.split}")
 
             traces = self.run_batch(jobs, on_trace, desc)
-            for (spec, _), owner, trace in zip(jobs, owners, traces):
-                results[owner][(spec.task, spec.attempt)] = trace
+            for (spec, _), rs, trace in zip(jobs, owners, traces):
+                for r in rs:
+                    results[r][(spec.task, spec.attempt)] = trace
         return results
 
     def evaluate_one(self, harness: HarnessSpec, split: str, desc: str = "") -> dict[Key, Trace]:

@@ -203,6 +203,7 @@ class RoundRecord(msgspec.Struct, kw_only=True):
     accepted: int = 0
     promoted_id: str = ""
     episodes: int = 0
+    """Episodes the run had finished by the end of this round (all stages, every round so far)."""
     stopped: str = ""
     """Why the loop stopped after this round, if it did (e.g. nothing actionable)."""
 

@@ -107,3 +107,29 @@ def test_a_garbage_proposer_ends_cleanly(tmp_path, monkeypatch):
     dec = json.loads((tmp_path / "rounds" / "1" / "decision.json").read_text())
     assert dec["promoted_id"] == dec["parent_id"] and dec["reason"] == "no valid proposal"
     assert report.final_id == report.initial_id
+
+
+def test_the_same_episode_asked_twice_runs_once(tmp_path, minimal, word_task):
+    from actors.evaluator import Evaluator
+    from cluster.store import RunStore
+
+    calls = []
+
+    def run_batch(jobs, on_trace, desc):
+        from harnesses.trace import Trace
+
+        out = []
+        for i, (spec, harness) in enumerate(jobs):
+            calls.append(spec)
+            t = Trace(task=spec.task, harness_id=harness.id, model="m", attempt=spec.attempt, seed=spec.seed,
+                      split=spec.split, reward=1.0)
+            on_trace(i, t)
+            out.append(t)
+        return out
+
+    ev = Evaluator(RunStore(tmp_path), run_batch, {"test": [word_task]}, attempts=2, seed=0)
+    a, b = ev.evaluate([(minimal, ev.specs("test")), (minimal, ev.specs("test"))])
+    assert len(calls) == 2 and a.keys() == b.keys() and len(a) == 2
+    again = ev.evaluate_one(minimal, "test")
+    assert len(calls) == 2 and again.keys() == a.keys()  # from disk
+    assert sum(1 for _ in open(tmp_path / "episodes.jsonl")) == 2
