@@ -94,6 +94,10 @@ class Episode:
             self._record(label, result)
             return format_command_result(label, result.output, result.exit_code), result
         command = (cmd.keystrokes or "").rstrip("\n")
+        if "shell" not in self.enabled_tools:
+            result = ExecResult(exit_code=2, output="tool 'shell' is not enabled in this harness", duration_s=0.0)
+            self._record(command, result)
+            return format_command_result(command, result.output, result.exit_code), result
         decision = mw.CommandDecision(run=command)
         for m in self.middleware:
             decision = m.before_command(self.ctx, command, decision)

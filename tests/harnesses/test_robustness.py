@@ -72,3 +72,11 @@ def test_sandbox_failure_is_infrastructure(word_task, minimal):
 
     trace = run_episode(word_task, minimal, sim(None, [word_task]), BrokenBackend())
     assert trace.infra_error == "sandbox: namespace creation refused" and trace.stop_reason == "infra_error"
+
+
+def test_a_disabled_shell_runs_nothing(word_task, minimal, backend):
+    from harnesses.edits import DisableTool, apply
+
+    trace = run_episode(word_task, apply(minimal, DisableTool(name="shell")), sim(None, [word_task]), backend)
+    assert not trace.passed and trace.commands
+    assert all(c.exit_code == 2 and "not enabled" in c.output for c in trace.commands)
