@@ -25,7 +25,7 @@ from actors.records import FinalReport
 from actors.rollout import RolloutWorker
 from actors.sandbox.factory import build_backend
 from benchmarks.tasks import Task, load_suite
-from cluster.config import REPO_ROOT, ConfigError, RunConfig, resolve_path, resolve_suite
+from cluster.config import REPO_ROOT, ConfigError, RunConfig, SimModelConfig, resolve_path, resolve_suite
 from cluster.store import RunStore
 from harnesses.spec import HarnessSpec, load_harness
 
@@ -73,7 +73,8 @@ def _controller(config: RunConfig, store: RunStore, splits, run_batch, model, mi
 
 def _miner_kwargs(config: RunConfig, model) -> dict:
     m = config.mining
-    labeller = ModelLabeller(model, config.seed) if m.model_labels else None
+    wanted = m.model_labels if m.model_labels is not None else not isinstance(config.model, SimModelConfig)
+    labeller = ModelLabeller(model, config.seed) if wanted else None
     return dict(embedder=m.embedder, threshold=m.threshold, min_failures=m.min_failures, min_tasks=m.min_tasks,
                 max_examples=m.max_examples, labeller=labeller)
 
