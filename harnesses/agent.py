@@ -172,7 +172,8 @@ class Episode:
                 self.trace.infra_error = f"model: {e}"
                 return
             turn = Turn(index=turn_index, raw=reply.text, prompt_tokens=reply.prompt_tokens,
-                        completion_tokens=reply.completion_tokens)
+                        completion_tokens=reply.completion_tokens, reasoning_chars=reply.reasoning_chars,
+                        model_events=list(reply.events))
             self.trace.turns.append(turn)
             messages.append(Message("assistant", reply.text))
             try:

@@ -49,6 +49,9 @@ class Turn(msgspec.Struct, kw_only=True):
     parse_error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_chars: int = 0
+    model_events: list[str] = []
+    """What getting this reply took: retries and their causes (HTTP 429, 500, timeouts), an oversize cut."""
     observation: str = ""
     """What the harness sent back to the model after this turn."""
 

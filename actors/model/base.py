@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Literal, Protocol, runtime_checkable
 
+import re
+
 import msgspec
 
 
@@ -30,6 +32,10 @@ class ModelReply(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_chars: int = 0
+    """Length of a reasoning block (`<think>...</think>` or the endpoint's reasoning field) kept out of `text`."""
+    events: tuple[str, ...] = ()
+    """What it took to get this reply: retries and their causes, a cut of an oversize reply. Goes to the trace."""
 
 
 class ModelError(RuntimeError):
@@ -41,6 +47,18 @@ class Model(Protocol):
     name: str
 
     def complete(self, request: ModelRequest) -> ModelReply: ...
+
+
+_THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
+
+
+def strip_reasoning(text: str) -> tuple[str, int]:
+    """Reasoning models (Qwen3, GLM-4.5, MiniMax-M2) may open a reply with a `<think>` block when the
+    endpoint runs without a reasoning parser; the answer is what follows it. Returns (answer, reasoning chars)."""
+    m = _THINK.match(text)
+    if m is None:
+        return text, 0
+    return text[m.end():], m.end()
 
 
 def count_tokens(text: str) -> int:
