@@ -9,7 +9,8 @@ from pathlib import Path
 
 import msgspec
 
-from cluster.config import REPO_ROOT, ConfigError, LocalSandboxConfig, RolloutConfig, SimModelConfig, load_config
+from cluster.config import (REPO_ROOT, ConfigError, LocalSandboxConfig, OpenAIModelConfig, RolloutConfig,
+                            SimModelConfig, load_config)
 
 
 def _rollout(args: argparse.Namespace) -> int:
@@ -24,7 +25,7 @@ def _rollout(args: argparse.Namespace) -> int:
     else:
         config = RolloutConfig(
             suite=args.suite, split=args.split, harness=args.harness, agent=args.agent,
-            model=SimModelConfig(profile=args.profile), sandbox=LocalSandboxConfig(),
+            model=_model_from_flags(args), sandbox=LocalSandboxConfig(),
             attempts=args.attempts, seed=args.seed, concurrency=args.concurrency,
             workers=min(args.workers, args.concurrency), run_dir=args.run_dir)
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", f"rollout-{config.split}")
@@ -37,9 +38,40 @@ def _rollout(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
     else:
         who = config.agent if config.agent != "model" else \
-            f"{load_harness(resolve_path(config.harness)).name} + sim/{config.model.profile}"
+            f"{load_harness(resolve_path(config.harness)).name} + {_model_label(config.model)}"
         print(format_table(summary, f"{who} on {config.suite}/{config.split}, {config.attempts} attempt(s)"))
         print(f"traces: {store.traces_dir()}")
+    return 0
+
+
+def _model_from_flags(args: argparse.Namespace):
+    if args.model == "openai":
+        if not args.base_url or not args.served_model:
+            raise ConfigError("--model openai needs --base-url and --served-model")
+        return OpenAIModelConfig(base_url=args.base_url, model=args.served_model, api_key_env=args.api_key_env)
+    return SimModelConfig(profile=args.profile)
+
+
+def _model_label(model) -> str:
+    return f"sim/{model.profile}" if isinstance(model, SimModelConfig) else f"{model.kind}/{model.model}"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import time
+
+    from serve.openai import ServeConfig, parse_config, run
+
+    config = parse_config(load_config(args.config, ServeConfig)) if args.config else \
+        ServeConfig(model=SimModelConfig(profile=args.profile), suite=args.suite, api_key_env=args.api_key_env)
+    url = run(config, host=args.host, port=args.port)
+    print(f"serving {url} (/models, /chat/completions); Ctrl-C stops", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        from ray import serve
+
+        serve.shutdown()
     return 0
 
 
@@ -112,8 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--suite", default="core")
     r.add_argument("--split", default="train")
     r.add_argument("--harness", default="harnesses/minimal.yaml")
-    r.add_argument("--model", default="sim", choices=["sim"], help="model backend (sim: the simulated model)")
+    r.add_argument("--model", default="sim", choices=["sim", "openai"],
+                   help="model backend: sim (the simulated model) or openai (any OpenAI-compatible endpoint)")
     r.add_argument("--profile", default="minimax", help="sim quirk profile")
+    r.add_argument("--base-url", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1")
+    r.add_argument("--served-model", help="openai: the model name the endpoint serves")
+    r.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: the variable that holds the key")
     r.add_argument("--agent", default="model", choices=["model", "oracle", "noop"])
     r.add_argument("--attempts", type=int, default=2)
     r.add_argument("--seed", type=int, default=0)
@@ -142,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     res.add_argument("run_dir")
     res.add_argument("--report", action="store_true", help="write report.md and report.html at the end")
     res.set_defaults(func=_resume)
+
+    sv = sub.add_parser("serve", help="an OpenAI-compatible endpoint on Ray Serve (the sim by default)")
+    sv.add_argument("--config", help="a YAML ServeConfig (model, suite, served_model_name, replicas, api_key_env)")
+    sv.add_argument("--profile", default="minimax", help="sim quirk profile (without --config)")
+    sv.add_argument("--suite", default="core", help="the tasks the sim plays (without --config)")
+    sv.add_argument("--api-key-env", help="require this variable's value as the bearer token (without --config)")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.set_defaults(func=_serve)
 
     t = sub.add_parser("tasks", help="task suites")
     tsub = t.add_subparsers(dest="tasks_command", required=True)

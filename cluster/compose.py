@@ -21,7 +21,8 @@ from actors.rollout import EpisodeSpec, RolloutSummary, RolloutWorker, plan_epis
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
 from benchmarks.tasks import Suite, Task, load_suite
-from cluster.config import ModelConfig, RolloutConfig, SandboxConfig, resolve_path, resolve_suite
+from cluster.config import (ModelConfig, RolloutConfig, SandboxConfig, VLLMModelConfig, resolve_path,
+                            resolve_suite)
 from cluster.store import RunStore
 from harnesses.spec import HarnessSpec, load_harness
 from harnesses.trace import Trace
@@ -48,6 +49,17 @@ def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | Non
     return suite, tasks, harness
 
 
+def start_model_server(model: ModelConfig, tasks: list[Task], concurrency: int):
+    """The actor the agent loops call: a ModelServer (sim, openai), or the vLLM router over GPU replicas."""
+    import ray
+
+    if isinstance(model, VLLMModelConfig):
+        from actors.model.vllm import start_vllm
+
+        return start_vllm(model)
+    return ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2)).remote(model, tasks)
+
+
 class RolloutPipeline:
     """The actors of a rollout, made once and reused: a run keeps them across rounds."""
 
@@ -60,7 +72,7 @@ class RolloutPipeline:
         per_worker = max(1, -(-concurrency // workers))
         self.server = self.model = None
         if agent == "model":
-            self.server = ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2)).remote(model, tasks)
+            self.server = start_model_server(model, tasks, concurrency)
             self.model = RemoteModel(self.server, ray.get(self.server.stats.remote())["model"])
         self.pool = pool = ray.remote(SandboxPool).remote(concurrency)
         remote_model = self.model

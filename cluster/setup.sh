@@ -10,6 +10,7 @@ command -v git     >/dev/null || need+=(git)
 command -v gcc     >/dev/null || need+=(gcc libc6-dev)
 command -v make    >/dev/null || need+=(make)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
+command -v curl    >/dev/null || need+=(curl)
 [ -x /usr/bin/python3 ] || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing with apt: ${need[*]}"

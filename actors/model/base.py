@@ -61,6 +61,15 @@ def strip_reasoning(text: str) -> tuple[str, int]:
     return text[m.end():], m.end()
 
 
+def cut_reply(text: str, limit: int) -> tuple[str, str]:
+    """An oversize reply keeps its head and tail (the JSON's start and end); returns (text, event or "")."""
+    if len(text) <= limit:
+        return text, ""
+    half = limit // 2
+    return (text[:half] + f"\n[... {len(text) - 2 * half} characters cut ...]\n" + text[-half:],
+            f"reply cut from {len(text)} to {limit} characters")
+
+
 def count_tokens(text: str) -> int:
     """A rough token count (4 characters a token) for backends that report none."""
     return max(1, len(text) // 4)

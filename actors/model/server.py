@@ -10,7 +10,7 @@ import threading
 
 from actors.model.base import Model, ModelReply, ModelRequest
 from benchmarks.tasks import Task
-from cluster.config import ModelConfig, SimModelConfig
+from cluster.config import ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
 
 
 def build_model(config: ModelConfig, tasks: list[Task]) -> Model:
@@ -19,6 +19,14 @@ def build_model(config: ModelConfig, tasks: list[Task]) -> Model:
         from actors.model.sim import SimModel, load_profile
 
         return SimModel(load_profile(config.profile), tasks)
+    if isinstance(config, OpenAIModelConfig):
+        from actors.model.openai import OpenAIModel
+
+        return OpenAIModel(config)
+    if isinstance(config, VLLMModelConfig):
+        from actors.model.vllm import VLLMModel
+
+        return VLLMModel(config)  # in this process; on Ray, compose starts `start_vllm` instead
     raise ValueError(f"model.kind: unsupported backend {type(config).__name__}")
 
 
