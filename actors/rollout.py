@@ -88,6 +88,10 @@ class RolloutSummary(msgspec.Struct, kw_only=True):
     """Per task: [passed, episodes]."""
     duration_s: float = 0.0
     episodes_per_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_retries: int = 0
+    """Model calls that needed another attempt (429, 5xx, timeouts, outages): the endpoint's health."""
 
 
 def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
@@ -106,7 +110,10 @@ def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
         episodes=len(traces), passed=passed, failed=counted - passed, infra_errors=infra,
         pass_rate=passed / counted if counted else 0.0, by_cause=dict(causes.most_common()),
         by_family=dict(sorted(fams.items())), by_task=dict(sorted(by_task.items())), duration_s=duration_s,
-        episodes_per_s=len(traces) / duration_s if duration_s > 0 else 0.0)
+        episodes_per_s=len(traces) / duration_s if duration_s > 0 else 0.0,
+        prompt_tokens=sum(u.prompt_tokens for t in traces for u in t.turns),
+        completion_tokens=sum(u.completion_tokens for t in traces for u in t.turns),
+        model_retries=sum(1 for t in traces for u in t.turns for e in u.model_events if e.startswith("attempt ")))
 
 
 def format_table(summary: RolloutSummary, title: str = "") -> str:
@@ -118,7 +125,10 @@ def format_table(summary: RolloutSummary, title: str = "") -> str:
         f"{'pass rate':<16}{summary.pass_rate:.1%}",
         f"{'infra errors':<16}{summary.infra_errors}",
         f"{'time':<16}{summary.duration_s:.1f}s ({summary.episodes_per_s:.2f} episodes/s)",
+        f"{'tokens':<16}{summary.prompt_tokens} prompt, {summary.completion_tokens} completion",
     ]
+    if summary.model_retries:
+        lines.append(f"{'model retries':<16}{summary.model_retries}")
     if summary.by_cause:
         lines.append("failures by cause:")
         lines += [f"  {cause:<22}{n}" for cause, n in summary.by_cause.items()]

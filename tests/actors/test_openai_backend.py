@@ -100,3 +100,23 @@ def test_the_config_never_holds_the_key():
     with pytest.raises(msgspec.ValidationError, match="api_key"):
         msgspec.convert({"kind": "openai", "base_url": "http://x/v1", "model": "m", "api_key": KEY},
                         OpenAIModelConfig)
+
+
+@needs_bwrap
+def test_a_rollout_rides_out_an_endpoint_that_goes_away_and_comes_back(endpoint, fixture_suite, minimal):
+    from actors.rollout import summarize
+    from cluster.compose import run_rollout_bare
+    from cluster.config import RolloutConfig
+    from tests.conftest import FIXTURE_SUITE
+
+    endpoint.add(*[Fault("ok")] * 3, Fault("down", seconds=3))
+    model = OpenAIModelConfig(base_url=endpoint.base_url, model=endpoint.model.name, api_key_env="SH_TEST_API_KEY",
+                              timeout_s=5.0, outage_s=60.0)
+    config = RolloutConfig(suite=str(FIXTURE_SUITE), split="all", attempts=2, concurrency=3, model=model)
+    tasks = list(fixture_suite.tasks.values())
+    traces, _ = run_rollout_bare(config, tasks, minimal)
+    assert len(traces) == 2 * len(tasks) and all(t.infra_error is None for t in traces)
+    summary = summarize(traces)
+    assert summary.model_retries >= 1 and summary.prompt_tokens > 0 and summary.completion_tokens > 0
+    waited = [e for t in traces for turn in t.turns for e in turn.model_events if "connection error" in e]
+    assert waited, "some requests met the outage and waited it out"
