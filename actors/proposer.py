@@ -1,10 +1,14 @@
 """The proposer: the same model, under the current harness, turns the mining brief into K
 proposals; each is checked before anything runs.
 
-A reply is refused, with the reason recorded, when it is not JSON even after repair,
-targets an unknown or read-only surface, mixes surfaces, has edits that do not fit the
-schema or do not apply, changes nothing, duplicates another proposal (of this round, or
-one rejected earlier), or is oversize.
+The prompt gives the brief (clusters with raw trace excerpts), the edit schema generated
+from the msgspec edit types, one worked example and the answer's exact shape. The reply is
+read with repair (reasoning blocks, fences, prose, Python literals, trailing commas, an
+echo before the answer; whole proposals of a reply cut by max_tokens are kept). A
+proposal is refused, with the reason recorded, when it targets an unknown or read-only
+surface, mixes surfaces, has edits that do not fit the schema or do not apply, changes
+nothing, duplicates another proposal (of this round, or one rejected earlier), or is
+oversize.
 """
 
 from __future__ import annotations
@@ -17,12 +21,22 @@ import msgspec
 from actors.model.base import Message, Model, ModelError, ModelRequest
 from actors.model.roles import PROPOSER_ROLE
 from actors.records import Audit, MiningBrief, Proposal, Refusal
+from actors.replies import complete_items, loads_reply
 from harnesses.edits import EditError, apply_all, decode_edits, edit_schema
-from harnesses.middleware.output_repair import repair
 from harnesses.spec import READ_ONLY, SURFACES, HarnessSpec
 
 MAX_PROPOSAL_CHARS = 4000
 MAX_EDITS = 4
+
+EXAMPLE_ANSWER: dict[str, Any] = {"proposals": [{
+    "surface": "runtime",
+    "edits": [{"op": "set_runtime", "key": "max_recent_errors", "value": 2}],
+    "audit": {"target_cluster": "c0007",
+              "hypothesis": "the agent repeats a failing command verbatim; after two failures in a row the "
+                            "harness tells it to change approach",
+              "expected_effect": "fewer turn_limit failures from repeated_failing_command on the three tasks",
+              "regression_risk": "low: only episodes with two failed commands in a row see the message"}}]}
+"""The worked example in the instructions; a test checks it is a valid proposal for the minimal harness."""
 
 INSTRUCTIONS = f"""{PROPOSER_ROLE}
 You improve the harness you run under, from the evidence of your own failures.
@@ -33,38 +47,61 @@ touches ONE surface with at most {MAX_EDITS} minimal edits and carries an audit 
 {{"surface": "...", "edits": [...], "audit": {{"target_cluster": "<cluster id>",
 "hypothesis": "...", "expected_effect": "...", "regression_risk": "..."}}}}.
 Edits follow the edit schema. Never touch: {", ".join(READ_ONLY)}. Do not repeat a
-proposal that was rejected before. Prefer no proposal to a vague one."""
+proposal that was rejected before. Prefer no proposal to a vague one: a rule must name the
+failure it prevents ("Be careful" changes nothing).
+
+Answer with one JSON object and nothing else: no code fences, no text before or after it.
+
+Example (K=1). For a cluster c0007 of turn_limit failures on three tasks whose excerpts
+show `pip install numpy -> exit 1` run again and again until the turns ran out, a good
+answer is:
+{json.dumps(EXAMPLE_ANSWER)}"""
 
 
 def proposer_messages(harness: HarnessSpec, brief: MiningBrief) -> tuple[Message, ...]:
     user = ("BRIEF\n```json\n" + msgspec.json.encode(brief).decode() + "\n```\n\nEDIT SCHEMA\n```json\n"
-            + json.dumps(edit_schema()) + f"\n```\n\nReturn K={brief.k} proposals as one JSON object.")
+            + json.dumps(edit_schema()) + f"\n```\n\nReturn K={brief.k} proposals as one JSON object "
+            '{"proposals": [...]}, and nothing else.')
     return (Message("system", harness.system_prompt() + "\n\n" + INSTRUCTIONS), Message("user", user))
 
 
+_AUDIT_FIELDS = tuple(f.name for f in msgspec.structs.fields(Audit))
+
+
 def _audit(raw: Any) -> Audit:
+    """The audit record; keys the schema does not have (a "confidence" models like to add) are dropped."""
+    if isinstance(raw, dict):
+        raw = {k: v for k, v in raw.items() if k in _AUDIT_FIELDS}
     try:
         return msgspec.convert(raw, Audit)
     except msgspec.ValidationError as e:
         raise ValueError(f"audit: {e}") from None
 
 
+def _items(raw: str) -> tuple[list | None, bool]:
+    """The reply's proposals and whether the reply was cut inside one; None when there is no list at all."""
+    value = loads_reply(raw, want=("proposals",))
+    if isinstance(value, list):
+        return value, False
+    if isinstance(value, dict) and isinstance(value.get("proposals"), list):
+        return value["proposals"], False
+    if isinstance(value, dict) and "surface" in value and "edits" in value:
+        return [value], False  # one proposal, not wrapped
+    items, cut = complete_items(raw, "proposals")
+    return (items, cut) if items or cut else (None, False)
+
+
 def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int,
                     rejected_before: set[str]) -> tuple[list[Proposal], list[Refusal]]:
     """Turn the model's reply into valid proposals and recorded refusals."""
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = repair(raw)
-    if isinstance(value, list):
-        value = {"proposals": value}
-    if not isinstance(value, dict) or not isinstance(value.get("proposals"), list):
+    items, cut = _items(raw)
+    if items is None:
         return [], [Refusal(round=round, index=-1, reason="the reply is not a JSON object with a 'proposals' "
                             "list, even after repair", raw=raw[:2000])]
     proposals: list[Proposal] = []
     refusals: list[Refusal] = []
     seen: dict[str, str] = {}
-    for i, item in enumerate(value["proposals"]):
+    for i, item in enumerate(items):
         def refuse(reason: str) -> None:
             refusals.append(Refusal(round=round, index=i, reason=reason, raw=json.dumps(item)[:2000]))
 
@@ -114,6 +151,9 @@ def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int,
         seen[candidate.id] = pid
         proposals.append(Proposal(id=pid, round=round, surface=surface, edits=[msgspec.to_builtins(e) for e in edits],
                                   audit=audit, candidate_id=candidate.id))
+    if cut:
+        refusals.append(Refusal(round=round, index=len(items), reason="cut off: the reply ends inside this "
+                                "proposal (max_tokens?)", raw=raw[-2000:]))
     return proposals, refusals
 
 
