@@ -1,9 +1,10 @@
 """The weakness miner: failures -> signatures -> embeddings -> FAISS clusters -> ranked report.
 
-Incremental across rounds: the cluster index persists, so a failure of round 3 joins the
-cluster its like formed in round 1. Signatures are embedded by their text (cause,
-mechanism), so near-identical signatures (including model-written free-text mechanisms
-that mean the same thing) merge while different mechanisms stay apart.
+Incremental across rounds: the cluster index and the mechanism vocabulary persist, so a
+failure of round 3 joins the cluster its like formed in round 1. A model-written label's
+free-text mechanism is first mapped onto a known name when it means the same thing
+(`mining/mechanisms.py`, FAISS over concept texts); signatures are then embedded by their
+text (cause, mechanism) and clustered, so different mechanisms stay apart.
 """
 
 from __future__ import annotations
@@ -13,15 +14,20 @@ from typing import Protocol
 
 from actors.mining.clustering import ClusterIndex
 from actors.mining.embed import make_embedder
+from actors.mining.labeller import Label
+from actors.mining.mechanisms import MechanismVocabulary
 from actors.mining.signatures import excerpt, extract
 from actors.records import Cluster, Failure, MiningReport, Signature
+from harnesses.action import truncate_text
 from harnesses.trace import Trace
 
 
 class StageLabeller(Protocol):
     """The paper's model-written stage labels; merged with the extractor's signature."""
 
-    def label(self, trace: Trace, draft: Signature) -> Signature | None: ...
+    def label(self, trace: Trace, draft: Signature, known: dict[str, str] | None = None) -> Label | None:
+        """`known`: the mechanism names so far with their descriptions, so the model can reuse one."""
+        ...
 
 
 def signature_text(sig: Signature) -> str:
@@ -37,9 +43,21 @@ class WeaknessMiner:
                                                                                 threshold=threshold)
         self.min_failures, self.min_tasks, self.max_examples = min_failures, min_tasks, max_examples
         self.labeller = labeller
+        self.vocabulary = MechanismVocabulary.from_state((state or {}).get("mechanisms"))
 
     def state(self) -> dict:
-        return self.index.to_state()
+        return self.index.to_state() | {"mechanisms": self.vocabulary.to_state()}
+
+    def merge_label(self, draft: Signature, label: Label) -> Signature:
+        """The draft with the model's criticality and mechanism (under its known name); the terminal cause
+        and evidence stay the extractor's: verifier evidence has priority over the model's words."""
+        mechanism = self.vocabulary.canonical(label.mechanism, label.description)
+        evidence = draft.evidence
+        if label.mechanism != draft.mechanism or label.description:  # what the model said, in its words
+            said = label.mechanism if label.mechanism == mechanism else f"{label.mechanism} (as {mechanism})"
+            evidence += f" | model: {said}" + (f": {label.description}" if label.description else "")
+        return Signature(terminal_cause=draft.terminal_cause, criticality=label.criticality, mechanism=mechanism,
+                         actionable=label.actionable, evidence=truncate_text(evidence, 400), source="model")
 
     def signatures(self, traces: list[Trace], round: int) -> list[Failure]:
         failures = []
@@ -48,11 +66,9 @@ class WeaknessMiner:
             if sig is None:
                 continue
             if self.labeller is not None:
-                labelled = self.labeller.label(t, sig)
-                if labelled is not None:  # verifier evidence has priority over the model's words
-                    sig = Signature(terminal_cause=sig.terminal_cause, criticality=labelled.criticality,
-                                    mechanism=labelled.mechanism, actionable=labelled.actionable,
-                                    evidence=sig.evidence, source="model")
+                label = self.labeller.label(t, sig, known=self.vocabulary.catalogue())
+                if label is not None:
+                    sig = self.merge_label(sig, label)
             failures.append(Failure(episode_id=t.episode_id, task=t.task, round=round, signature=sig,
                                     excerpt=excerpt(t)))
         return failures
