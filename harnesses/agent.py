@@ -18,6 +18,7 @@ from benchmarks.tasks import Task, run_verifier
 from harnesses import middleware as mw
 from harnesses.action import (PARSE_ERROR, Action, Command, ReplyError, format_command_result, parse_strict,
                               tagged, to_action, truncate_text)
+from harnesses.prompts import framing
 from harnesses.trace import CommandRecord, Trace, Turn
 
 if TYPE_CHECKING:
@@ -27,8 +28,11 @@ VERIFIER_EXCERPT = 4000
 
 
 def first_prompt(task: Task, harness: "HarnessSpec", notes: list[str]) -> str:
+    """The task, the middleware's start notes, then the loop's reply format and worked example
+    (`harnesses/prompts.py`; the loop's framing, never the harness's prompt)."""
     parts = ["# Task", task.instruction, "", f"You are in {task.workdir}."]
     parts += [""] + notes if notes else []
+    parts += ["", framing(harness)]
     return "\n".join(parts)
 
 
