@@ -53,7 +53,7 @@ def _model_from_flags(args: argparse.Namespace):
 
 
 def _model_label(model) -> str:
-    return f"sim/{model.profile}" if isinstance(model, SimModelConfig) else f"{model.kind}/{model.model}"
+    return f"sim/{model.profile}" if isinstance(model, SimModelConfig) else f"{type(model).__struct_config__.tag}/{model.model}"
 
 
 def _serve(args: argparse.Namespace) -> int:
