@@ -119,7 +119,7 @@ def test_labeller_reply(name, raw, expect):
     ("<think>{x}</think>\n```json\n{\"a\": [1, 2,],}\n```", {"a": [1, 2]}),
     ("Use {a,b} expansion, then {\"a\": true, \"b\": null,}", {"a": True, "b": None}),
     ("{'a': \"it's\", 'b': False}", {"a": "it's", "b": False}),
-    ('{"a": "true is not a literal here", "b": [true, false],}', {"a": "true is not a literal here", "b": [True, False]}),
+    ('{"a": "true stays a word", "b": [true, false],}', {"a": "true stays a word", "b": [True, False]}),
     ('{"stages": [{"stage": 1}, {"stage": 2, "crit', None),
     ("<think>still thinking when the tokens ran out", None),
     ("", None),
