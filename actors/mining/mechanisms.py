@@ -151,7 +151,7 @@ class MechanismVocabulary:
 
     def canonical(self, name: str, description: str = "") -> str:
         """The known name for this mechanism; a name too far from all known ones becomes known itself."""
-        for i, e in enumerate(self._entries):
+        for e in self._entries:
             if name == e.name or name in e.aliases:
                 return e.name
         known, sim = self.nearest(name, description)
