@@ -172,7 +172,11 @@ class RouterActor:
         """Launch the replicas, wait until every one answers, then watch their health."""
         if self.router is not None:
             return await self.stats()
-        self.replicas = await self.launcher.launch()
+        try:
+            self.replicas = await self.launcher.launch()
+        except BaseException:
+            await self.launcher.shutdown()  # a pending placement group would take GPUs later, for nobody
+            raise
         self.router = Router(len(self.replicas), self.max_conversations)
         self._back = asyncio.Event()
         self._watchers = [asyncio.create_task(self._watch(i)) for i in range(len(self.replicas))]
@@ -204,7 +208,8 @@ class RouterActor:
                 reply = msgspec.structs.replace(reply, events=reply.events + tuple(events))
             return reply
         self.errors += 1
-        raise ModelError(f"{self.name}: gave up after {len(events)} failovers: " + "; ".join(events))
+        raise ModelError(f"{self.name}: gave up after {len(events)} replicas died under the request: "
+                         + "; ".join(events))
 
     async def check_health(self) -> list[bool]:
         """One health check of every replica now (the watchers do it every health_check_s)."""

@@ -445,13 +445,13 @@ class VLLMLauncher:
             await asyncio.wait_for(asyncio.gather(*(_awaited(g.ready()) for g in self.groups)),
                                    self.placement_timeout_s)
         except asyncio.TimeoutError:
-            total = ray.cluster_resources().get("GPU", 0)
-            free = ray.available_resources().get("GPU", 0)
+            total, free = ray.cluster_resources(), ray.available_resources()
+            have = ", ".join(f"{total.get(k, 0):g} {k}s ({free.get(k, 0):g} free)" for k in ("GPU", "CPU"))
             raise VLLMStartError(
                 f"vllm: {cfg.replicas} replica(s) x tensor_parallel_size={cfg.tensor_parallel_size} need "
-                f"{cfg.replicas * cfg.tensor_parallel_size} GPUs, {cfg.tensor_parallel_size} on one node per replica; "
-                f"not placed within {self.placement_timeout_s:g}s (the cluster has {total:g} GPUs, {free:g} free)"
-            ) from None
+                f"{cfg.replicas * cfg.tensor_parallel_size} GPUs: per replica a placement group of "
+                f"{cfg.tensor_parallel_size} bundles {{GPU: 1, CPU: 1}} on one node; not placed within "
+                f"{self.placement_timeout_s:g}s (the cluster has {have})") from None
         Replica = ray.remote(VLLMReplica)
         self.replicas = [Replica.options(**replica_options(cfg, g)).remote(cfg, self.factory, i)
                          for i, g in enumerate(self.groups)]

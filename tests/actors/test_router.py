@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
 
-from actors.model.router import NoReplica, Router
+import pytest
+import ray.exceptions
+
+from actors.model.base import Message, ModelError, ModelReply, ModelRequest
+from actors.model.router import NoReplica, ReplicaDead, Router, RouterActor
 
 
 def test_a_conversation_sticks_to_its_replica():
@@ -88,14 +92,6 @@ def test_in_flight_counts_and_snapshot():
 
 
 # -- the router actor's logic on plain asyncio, with fake replica handles (no Ray) -------------------
-
-import asyncio  # noqa: E402
-
-import ray.exceptions  # noqa: E402
-
-from actors.model.base import Message, ModelError, ModelReply, ModelRequest  # noqa: E402
-from actors.model.router import ReplicaDead, RouterActor  # noqa: E402
-
 
 class _Method:
     def __init__(self, fn):
@@ -237,7 +233,7 @@ def test_a_request_that_kills_replicas_is_not_retried_forever(monkeypatch):
         await actor.start()
         for r in launcher.replicas:
             r.state = "engine_dead"
-        with pytest.raises(ModelError, match="gave up after 3 failovers"):
+        with pytest.raises(ModelError, match="gave up after 3 replicas died"):
             await actor.complete(ask())
         assert sum(not s.healthy for s in actor.router.states) == 3  # the fourth was never tried
 

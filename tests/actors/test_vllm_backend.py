@@ -15,8 +15,7 @@ from actors.model.router import ReplicaDead
 from actors.model.vllm import VLLMModel, engine_args, render_prompt, replica_bundles, sampling_kwargs
 from cluster.config import VLLMModelConfig
 from tests.conftest import ROOT
-from tests.doubles.vllm_engine import (AsyncLLMDouble, EngineDeadErrorDouble, EngineDoubleFactory,
-                                       RequestOutputKind, TokenizerDouble)
+from tests.doubles.vllm_engine import AsyncLLMDouble, EngineDoubleFactory, RequestOutputKind, TokenizerDouble
 
 CONFIG = VLLMModelConfig(model="Qwen/Qwen2.5-0.5B-Instruct", max_tokens=512, top_p=0.9)
 
@@ -44,8 +43,8 @@ def test_a_request_goes_through_the_chat_template_without_special_tokens(model, 
     model.complete(request())
     engine = factory.engines[0]
     sent = engine.requests[0]
-    assert sent["prompt"] == ("<|im_start|>system\nYou are an agent.<|im_end|>\n<|im_start|>user\nDo the task.<|im_end|>\n"
-                              "<|im_start|>assistant\n")
+    assert sent["prompt"] == ("<|im_start|>system\nYou are an agent.<|im_end|>\n"
+                              "<|im_start|>user\nDo the task.<|im_end|>\n<|im_start|>assistant\n")
     assert sent["prompt_token_ids"] == engine.tokenizer.encode(sent["prompt"], add_special_tokens=False)
     assert sent["prompt_token_ids"][0] != TokenizerDouble.bos_token_id  # the template places BOS, not encode
 
@@ -162,6 +161,31 @@ def test_engine_args_follow_the_config():
     assert replica_bundles(VLLMModelConfig(model="m", tensor_parallel_size=2)) == [{"GPU": 1, "CPU": 1}] * 2
 
 
+def test_replica_options_pin_the_gpus_in_the_placement_group():
+    from actors.model.vllm import replica_options
+
+    group = object()  # a PlacementGroup in real life; the options only carry it
+    one = replica_options(VLLMModelConfig(model="m", max_restarts=5), group)
+    assert (one["num_gpus"], one["num_cpus"], one["max_restarts"], one["max_task_retries"]) == (1, 1, 5, 0)
+    strategy = one["scheduling_strategy"]
+    assert strategy.placement_group is group and strategy.placement_group_bundle_index == 0
+    assert strategy.placement_group_capture_child_tasks  # vLLM's TP workers land in the same group
+    two = replica_options(VLLMModelConfig(model="m", tensor_parallel_size=2), group)
+    assert two["num_gpus"] == 0  # the TP workers take the GPUs, one bundle each
+
+
+def test_gpu_smoke_says_what_is_missing():
+    import importlib.util
+    import subprocess
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here: the smoke test would really run")
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gpu_smoke.py"), "--no-rollout"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert "pip install 'self-harness[vllm]'" in out.stderr and "GPU" in out.stderr
+
+
 # -- on Ray, with fake GPUs -----------------------------------------------------------------------
 
 
@@ -200,7 +224,7 @@ def test_replicas_on_placement_groups_sticky_routing_and_failover(gpu_cluster):
 
     config = VLLMModelConfig(model="double-model", served_model_name="agent", tensor_parallel_size=2, replicas=2,
                              max_model_len=400, health_check_s=0.2, max_restarts=2)
-    router = start_vllm(config, engine_factory=EngineDoubleFactory(delay_s=0.02))
+    router = start_vllm(config, engine_factory=EngineDoubleFactory())
     try:
         stats = ray.get(router.stats.remote())
         assert stats["model"] == "agent" and stats["healthy"] == 2
@@ -229,10 +253,11 @@ def test_replicas_on_placement_groups_sticky_routing_and_failover(gpu_cluster):
         assert ray.get(router.stats.remote())["failovers"] == 0
 
         # Kill the conversation's replica with requests in flight: they are answered elsewhere.
+        handles = ray.get(router.__ray_call__.remote(lambda self: self.replicas))
+        ray.get(handles[home].__ray_call__.remote(lambda self: setattr(self.core.engine, "delay_s", 0.05)))
         pending = [router.complete.remote(request(turns=2, conversation_id="ep-a")) for _ in range(4)]
         wait_for(lambda: ray.get(router.stats.remote())["replicas"][home]["engine"].get("in_flight", 0) >= 1,
                  every_s=0.01)
-        handles = ray.get(router.__ray_call__.remote(lambda self: self.replicas))
         ray.kill(handles[home], no_restart=False)
         replies = ray.get(pending)
         assert all(json.loads(r.text)["task_complete"] for r in replies)
@@ -250,4 +275,17 @@ def test_replicas_on_placement_groups_sticky_routing_and_failover(gpu_cluster):
         assert json.loads(reply.text)
     finally:
         stop_vllm(router)
+    wait_for(lambda: ray.available_resources().get("GPU", 0) == 4)
+
+
+@pytest.mark.ray
+def test_too_few_gpus_is_a_clear_error_that_frees_what_it_reserved(gpu_cluster):
+    import ray
+
+    from actors.model.vllm import VLLMStartError, start_vllm
+
+    config = VLLMModelConfig(model="m", tensor_parallel_size=2, replicas=3)
+    with pytest.raises(VLLMStartError, match=r"need 6 GPUs.*the cluster has 4 GPUs"):
+        start_vllm(config, engine_factory=EngineDoubleFactory(), placement_timeout_s=1)
+    assert all(g["state"] == "REMOVED" for g in ray.util.placement_group_table().values())
     wait_for(lambda: ray.available_resources().get("GPU", 0) == 4)
