@@ -51,6 +51,9 @@ def parse_strict(raw: str) -> dict[str, Any]:
 
 def to_action(value: dict[str, Any]) -> Action:
     """Check the parsed object against the action schema, naming the bad field."""
+    if isinstance(value, dict) and not value.keys() & {"analysis", "plan", "commands", "task_complete"}:
+        raise ReplyError(f"reply has none of the keys analysis, plan, commands, task_complete "
+                         f"(got {sorted(value)[:5]})")
     try:
         action = msgspec.convert(value, Action)
     except msgspec.ValidationError as e:

@@ -54,11 +54,16 @@ _THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.DOTALL)
 
 def strip_reasoning(text: str) -> tuple[str, int]:
     """Reasoning models (Qwen3, GLM-4.5, MiniMax-M2) may open a reply with a `<think>` block when the
-    endpoint runs without a reasoning parser; the answer is what follows it. Returns (answer, reasoning chars)."""
+    endpoint runs without a reasoning parser, or only close one their chat template opened; the answer
+    is what follows it. Returns (answer, reasoning chars)."""
     m = _THINK.match(text)
-    if m is None:
-        return text, 0
-    return text[m.end():], m.end()
+    if m is not None:
+        return text[m.end():], m.end()
+    if "<think>" not in text and "</think>" in text:  # the chat template opened the block in the prompt
+        end = text.index("</think>") + len("</think>")
+        rest = text[end:].lstrip()
+        return rest, len(text) - len(rest)
+    return text, 0
 
 
 def cut_reply(text: str, limit: int) -> tuple[str, str]:
