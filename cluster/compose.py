@@ -68,7 +68,7 @@ class RolloutPipeline:
         import ray
 
         init_ray()
-        self.agent, self.harness = agent, harness
+        self.agent, self.harness, self.model_config = agent, harness, model
         per_worker = max(1, -(-concurrency // workers))
         self.server = self.model = None
         if agent == "model":
@@ -133,6 +133,10 @@ class RolloutPipeline:
     def close(self) -> None:
         import ray
 
+        if self.server is not None and isinstance(self.model_config, VLLMModelConfig):
+            from actors.model.vllm import stop_vllm
+
+            stop_vllm(self.server)  # frees the replicas' placement groups (their GPUs), then the router
         for actor in self.workers + [self.pool] + ([self.server] if self.server is not None else []):
             ray.kill(actor)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from actors.model.base import Model, ModelReply, ModelRequest
+from actors.model.base import Model, ModelError, ModelReply, ModelRequest
 from benchmarks.tasks import Task
 from cluster.config import ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
 
@@ -57,4 +57,12 @@ class RemoteModel:
     def complete(self, request: ModelRequest) -> ModelReply:
         import ray
 
-        return ray.get(self.handle.complete.remote(request))
+        try:
+            return ray.get(self.handle.complete.remote(request))
+        except ray.exceptions.RayTaskError as e:  # the server's ModelError, without Ray's traceback
+            cause = getattr(e, "cause", None)
+            if isinstance(cause, ModelError):
+                raise ModelError(str(cause)) from None
+            raise ModelError(f"model server: {type(cause or e).__name__}: {cause or e}"[:500]) from None
+        except ray.exceptions.RayActorError as e:
+            raise ModelError(f"model server died: {type(e).__name__}") from None

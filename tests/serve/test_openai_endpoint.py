@@ -134,3 +134,19 @@ def test_the_loop_through_the_endpoint_decides_as_the_sim_and_leaks_no_key(endpo
     assert not leaked, f"the key is in {leaked}"
     out, err = capfd.readouterr()
     assert KEY not in out and KEY not in err
+
+
+def test_an_unreachable_endpoint_is_a_clean_infrastructure_failure_on_ray(endpoint, tmp_path):
+    from cluster.compose import run_rollout
+    from cluster.config import RolloutConfig
+    from cluster.store import RunStore
+    from tests.conftest import FIXTURE_SUITE
+
+    gone = OpenAIModelConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", api_key_env=None,
+                             outage_s=0.5)
+    config = RolloutConfig(suite=str(FIXTURE_SUITE), split="train", attempts=1, concurrency=1, workers=1, model=gone)
+    traces, summary = run_rollout(config, RunStore(tmp_path), progress=False)
+    assert summary.infra_errors == summary.episodes == len(traces) >= 1
+    for t in traces:
+        assert t.stop_reason == "model_error" and t.infra_error.startswith("model: http://127.0.0.1:")
+        assert "connection error" in t.infra_error and "Traceback" not in t.infra_error
