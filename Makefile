@@ -17,6 +17,7 @@ test: setup
 bench:
 	@bash cluster/setup.sh test,bench
 	$(PY) benchmarks/rollout_bench.py
+	$(PY) benchmarks/endpoint_bench.py
 	$(PY) benchmarks/loop_bench.py
 	$(PY) benchmarks/miner_bench.py --n 200000
 
