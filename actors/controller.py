@@ -21,6 +21,7 @@ from actors.records import (ABResult, Decision, EditHistory, FinalReport, Mining
                             RoundRecord, SplitScore)
 from actors.stats import split_result
 from actors.validator import Candidate, Validator, merge, valid_pairs
+from cluster import metrics
 from cluster.config import RunConfig
 from cluster.store import RunStore
 from harnesses.edits import apply_all, decode_edits, summarize_edits
@@ -94,6 +95,10 @@ class Controller:
         state = json.loads(path.read_text()) if path.exists() else {}
         state.update(kw)
         self._write(path, state)
+        if "round" in kw:
+            metrics.set_gauge("selfharness_round", kw["round"])
+        if "phase" in kw:
+            metrics.record_stage(kw["phase"])
 
     def history(self, before: int) -> tuple[list[EditHistory], set[str]]:
         """What earlier rounds proposed and what became of it; and the candidates rejected."""
@@ -217,6 +222,7 @@ class Controller:
                                                   accepted=accepted, rejected=list(rejected), merged=merged,
                                                   reason=reason))
         self._write(d / "round.json", rec)
+        metrics.record_decisions(len(accepted), len(rejected), rec.refused)
         self.log(f"round {r}: promoted {promoted.id} ({reason})" if promoted.id != parent.id
                  else f"round {r}: kept {parent.id} ({rec.stopped or reason})")
         return rec

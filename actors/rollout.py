@@ -15,6 +15,7 @@ import msgspec
 from actors.model.base import Model
 from actors.sandbox.base import SandboxBackend
 from benchmarks.tasks import Task
+from cluster import metrics
 from harnesses.agent import run_episode
 from harnesses.calibration import run_calibration_episode
 from harnesses.outcome import families, failure_cause
@@ -47,7 +48,12 @@ class RolloutWorker:
         self._lease, self._release = lease, release
 
     def run(self, spec: EpisodeSpec, harness: HarnessSpec | None = None) -> Trace:
-        """Run one episode under `harness` (default: the worker's)."""
+        """Run one episode under `harness` (default: the worker's); its metrics are recorded."""
+        trace = self._run(spec, harness)
+        metrics.record_episode(trace)
+        return trace
+
+    def _run(self, spec: EpisodeSpec, harness: HarnessSpec | None) -> Trace:
         harness = harness or self.harness
         task = self.tasks[spec.task]
         token = self._lease() if self._lease else None

@@ -21,6 +21,7 @@ from actors.rollout import EpisodeSpec, RolloutSummary, RolloutWorker, plan_epis
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
 from benchmarks.tasks import Suite, Task, load_suite
+from cluster import metrics
 from cluster.config import (ModelConfig, RolloutConfig, SandboxConfig, VLLMModelConfig, resolve_path,
                             resolve_suite)
 from cluster.store import RunStore
@@ -102,6 +103,7 @@ class RolloutPipeline:
         refs = {self.workers[i % len(self.workers)].run_encoded.remote(spec, harness): i
                 for i, (spec, harness) in enumerate(jobs)}
         out: list[Trace | None] = [None] * len(jobs)
+        metrics.set_gauge("selfharness_queue_depth", len(refs))
         with tqdm(total=len(jobs), desc=desc, unit="ep", disable=not progress,
                   mininterval=0.1 if sys.stderr.isatty() else 30) as bar:  # a log file gets a line now and then
             while refs:
@@ -115,7 +117,9 @@ class RolloutPipeline:
                     trace = Trace(task=spec.task, harness_id=harness.id if harness else self.agent,
                                   model=self.agent, attempt=spec.attempt, seed=spec.seed, split=spec.split,
                                   infra_error=f"worker: {type(e).__name__}: {e}", stop_reason="infra_error")
+                    metrics.record_episode(trace)  # the worker that would have recorded it is gone
                 out[i] = trace
+                metrics.set_gauge("selfharness_queue_depth", len(refs))
                 if on_trace is not None:
                     on_trace(i, trace)
                 bar.update(1)

@@ -7,9 +7,11 @@ whole conversation, so the server holds no per-episode state.
 from __future__ import annotations
 
 import threading
+import time
 
 from actors.model.base import Model, ModelError, ModelReply, ModelRequest
 from benchmarks.tasks import Task
+from cluster import metrics
 from cluster.config import ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
 
 
@@ -42,7 +44,14 @@ class ModelServer:
     def complete(self, request: ModelRequest) -> ModelReply:
         with self._lock:
             self.requests += 1
-        return self.model.complete(request)
+        start = time.monotonic()
+        try:
+            reply = self.model.complete(request)
+        except Exception:
+            metrics.record_model_request(self.name, time.monotonic() - start, None)
+            raise
+        metrics.record_model_request(self.name, time.monotonic() - start, reply)
+        return reply
 
     def stats(self) -> dict:
         return {"model": self.name, "requests": self.requests}

@@ -8,6 +8,9 @@ warm pods here.)
 from __future__ import annotations
 
 import asyncio
+import time
+
+from cluster import metrics
 
 
 class SandboxPool:
@@ -21,6 +24,8 @@ class SandboxPool:
         self.active = 0
         self.peak = 0
         self.leases = 0
+        metrics.set_gauge("selfharness_sandbox_pool_size", size)
+        metrics.set_gauge("selfharness_sandbox_pool_busy", 0)
 
     def _semaphore(self) -> asyncio.Semaphore:
         if self._sem is None:  # made on first use, inside the actor's event loop
@@ -28,15 +33,19 @@ class SandboxPool:
         return self._sem
 
     async def acquire(self) -> int:
+        start = time.monotonic()
         await self._semaphore().acquire()
         self.active += 1
         self.leases += 1
         self.peak = max(self.peak, self.active)
+        metrics.observe("selfharness_sandbox_lease_wait_s", time.monotonic() - start)
+        metrics.set_gauge("selfharness_sandbox_pool_busy", self.active)
         return self.leases
 
     async def release(self, lease: int) -> None:
         self.active -= 1
         self._semaphore().release()
+        metrics.set_gauge("selfharness_sandbox_pool_busy", self.active)
 
     async def stats(self) -> dict:
         return {"size": self.size, "active": self.active, "peak": self.peak, "leases": self.leases}
