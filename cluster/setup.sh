@@ -12,11 +12,16 @@ command -v make    >/dev/null || need+=(make)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v curl    >/dev/null || need+=(curl)
 [ -x /usr/bin/python3 ] || need+=(python3)
-if [ ${#need[@]} -gt 0 ]; then
-  echo "setup: installing with apt: ${need[*]}"
+lean=()  # without their recommended packages
+# Debian's Prometheus, which tests/cluster/test_prometheus.py runs against Ray's metrics; its
+# recommends (node exporter, smartmontools, ...) would add 20-odd packages and seconds it needs not.
+command -v prometheus >/dev/null || lean+=(prometheus)
+if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
+  echo "setup: installing with apt: ${need[*]} ${lean[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq || true
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+  [ ${#need[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+  [ ${#lean[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${lean[@]}"
 fi
 
 extras="${1:-test}"
