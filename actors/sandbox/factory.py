@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.sandbox.base import SandboxBackend
-from cluster.config import LocalSandboxConfig, SandboxConfig
+from actors.sandbox.base import SandboxBackend, SandboxError
+from cluster.config import KubernetesSandboxConfig, LocalSandboxConfig, SandboxConfig
 
 
 def build_backend(config: SandboxConfig) -> SandboxBackend:
@@ -11,4 +11,14 @@ def build_backend(config: SandboxConfig) -> SandboxBackend:
         from actors.sandbox.local import LocalSandboxBackend
 
         return LocalSandboxBackend(base_dir=config.base_dir)
+    if isinstance(config, KubernetesSandboxConfig):
+        try:
+            import kubernetes  # noqa: F401
+        except ImportError:
+            from actors.sandbox.kube_api import INSTALL_HINT
+
+            raise SandboxError(INSTALL_HINT) from None
+        from actors.sandbox.kubernetes import KubernetesSandboxBackend
+
+        return KubernetesSandboxBackend(config)
     raise ValueError(f"sandbox.kind: unsupported backend {type(config).__name__}")
