@@ -98,7 +98,8 @@ def client_configuration(config: Any):
             k.config.load_incluster_config(client_configuration=c)
         except ConfigException:
             try:
-                k.config.load_kube_config(client_configuration=c)
+                # $KUBECONFIG as it is now (the client reads it once, at import)
+                k.config.load_kube_config(config_file=os.environ.get("KUBECONFIG") or None, client_configuration=c)
             except (ConfigException, OSError) as e:
                 raise SandboxError(f"no Kubernetes API to talk to: not in a cluster and no kubeconfig ({e}); "
                                    f"set sandbox.host, sandbox.kubeconfig or KUBECONFIG") from None

@@ -44,7 +44,7 @@ from actors.sandbox.base import Limits, SandboxError
 STDOUT, STDERR, ERROR = 1, 2, 3
 STDIN_CHUNK = 256 * 1024
 
-KILL_AFTER_S = 5
+KILL_AFTER_S = 2
 """`timeout -k`: a command that ignores SIGTERM gets SIGKILL this much later."""
 TIMEOUT_EXIT = 124
 BOOT_FAILED_EXIT = 125

@@ -22,7 +22,7 @@ Faults, injected on cue and counted in `injected`:
 
 - `fail_http(method, path_regex, status, ...)`: a REST call (or an exec handshake) answered
   with an error Status (500, 409, 429 with Retry-After ...); `commit=True` does the work first
-  and then fails, as a lost response does.
+  and then fails, as a lost response does; `stall_s` answers only that much later.
 - `fail_pods(kind, ...)`: `image_pull` (ErrImagePull, then ImagePullBackOff), `invalid_image`,
   `unschedulable` (Pending with PodScheduled False), `slow` (starts `seconds` late), `crash`
   (the container exits at start).
@@ -133,6 +133,8 @@ class HttpFault(_Rule):
     commit: bool = False
     retry_after: float | None = None
     reason: str = ""
+    stall_s: float = 0.0
+    """Wait this long before answering (a handshake or call that hangs)."""
 
 
 @dataclass
@@ -423,6 +425,8 @@ class KubeAPIServerDouble:
         if fault is None:
             return await handler(request)
         self.injected[f"http_{request.method}_{fault.status}"] += 1
+        if fault.stall_s:
+            await asyncio.sleep(fault.stall_s)
         if fault.commit:
             await handler(request)
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
