@@ -120,6 +120,8 @@ class KubeAPI:
         self.core = client.CoreV1Api(client.ApiClient(self.client_config))
         self._local = threading.local()
         self._sleep, self._rng = sleep, rng or random.Random()
+        self.no_retries = False
+        """Set at interpreter exit: one try per call, so a gone API server cannot hold up the exit."""
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
 
@@ -163,7 +165,7 @@ class KubeAPI:
                 wait = _retry_after(e.headers) if retry else None
             except (HTTPError, OSError) as e:  # refused, reset, read timeout: no answer at all
                 status, reason, body, retry, wait = 0, f"{type(e).__name__}: {e}", "", True, None
-            if not retry or attempt >= self.config.api_retries:
+            if not retry or attempt >= self.config.api_retries or self.no_retries:
                 raise KubeAPIError(what, status, reason, body)
             delay = wait if wait is not None else self.backoff(attempt)
             self.count("api_retries")

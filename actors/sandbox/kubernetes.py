@@ -75,7 +75,7 @@ class KubernetesSandboxBackend:
 
         self.warm = WarmPool(self, config.warm_pool, config.warm_max_idle_s) if config.warm_pool else None
         self.sweeper = PeriodicSweeper(self, config.sweep_interval_s) if config.sweep_interval_s else None
-        atexit.register(self.close)
+        atexit.register(self._close_at_exit)
 
     # ------------------------------------------------------------------ public
 
@@ -123,13 +123,17 @@ class KubernetesSandboxBackend:
         with self._lock:
             return set(self._live)
 
+    def _close_at_exit(self) -> None:
+        self.api.no_retries = True
+        self.close()
+
     def close(self) -> None:
         """Delete every pod this backend still has (warm ones too) and stop its threads. Idempotent."""
         if self._closed:
             return
         self._closed = True
         try:
-            atexit.unregister(self.close)
+            atexit.unregister(self._close_at_exit)
         except Exception:  # noqa: BLE001 - interpreter shutdown
             pass
         if self.sweeper is not None:

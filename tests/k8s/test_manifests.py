@@ -127,7 +127,12 @@ def test_the_raycluster_has_a_cpu_head_a_gpu_group_and_an_autoscaled_cpu_group()
 def test_the_rayjob_runs_a_run_with_the_mounted_config():
     job, rc = one("RayJob"), one("RayCluster")
     spec = job["spec"]
-    assert spec["entrypoint"].split() == ["python", "-m", "cluster.job", "--config", "/etc/selfharness/run.yaml"]
+    words = spec["entrypoint"].split()
+    assert words[:5] == ["python", "-m", "cluster.job", "--config", "/etc/selfharness/run.yaml"]
+    from cluster.job import build_parser
+
+    args = build_parser().parse_args(words[3:])
+    assert args.run_dir.startswith("/home/ray/runs/")  # on the PVC below: a resubmitted job resumes
     assert "rayClusterSpec" in spec or "clusterSelector" in spec
     assert spec["clusterSelector"] == {"ray.io/cluster": rc["metadata"]["name"]}
     head = rc["spec"]["headGroupSpec"]["template"]["spec"]
@@ -136,7 +141,10 @@ def test_the_rayjob_runs_a_run_with_the_mounted_config():
     generator = next(g for g in kustomization()["configMapGenerator"] if g["name"] == volume["configMap"]["name"])
     assert generator["options"]["disableNameSuffixHash"] is True  # the custom resource names it as is
     assert "run.yaml=ray/run.yaml" in generator["files"]
-    claim = next(v for v in head["volumes"] if "persistentVolumeClaim" in v)["persistentVolumeClaim"]["claimName"]
+    runs = next(v for v in head["volumes"] if "persistentVolumeClaim" in v)
+    assert next(m for m in head["containers"][0]["volumeMounts"] if m["name"] == runs["name"])["mountPath"] == \
+        "/home/ray/runs"
+    claim = runs["persistentVolumeClaim"]["claimName"]
     assert one("PersistentVolumeClaim", claim)["metadata"]["namespace"] == rc["metadata"]["namespace"]
     env = yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]
     run = load_config(K8S / "ray" / "run.yaml", RunConfig)
