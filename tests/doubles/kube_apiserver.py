@@ -75,7 +75,8 @@ class ImageRegistry:
 
     def __init__(self) -> None:
         self._images: dict[str, Any] = {}
-        self._empty = tempfile.mkdtemp(prefix="kube-double-image-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="kube-double-image-")  # removed with the registry
+        self._empty = self._tmp.name
 
     @classmethod
     def from_suite(cls, suite: Any, base_images: tuple[str, ...] = ("python:3.11-slim",)) -> "ImageRegistry":
