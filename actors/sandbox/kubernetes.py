@@ -316,8 +316,8 @@ class KubernetesSandbox:
     # ------------------------------------------------------------------ setup
 
     def _setup(self, upload: bool) -> None:
-        outcome, sink = self._stream(kx.probe_argv(self.task.workdir), what="probe", timeout_s=self.config.file_timeout_s,
-                                     sink_factory=lambda: kx.Bounded(1 << 16), idempotent=True)
+        outcome, sink = self._stream(kx.probe_argv(self.task.workdir), what="probe", idempotent=True,
+                                     timeout_s=self.config.file_timeout_s, sink_factory=lambda: kx.Bounded(1 << 16))
         if outcome.exit_code != 0:
             raise SandboxError(f"pod {self.name}: the probe failed (exit {outcome.exit_code}): "
                                f"{outcome.stderr.decode(errors='replace')[:300]}")

@@ -76,7 +76,8 @@ def test_the_kustomization_lists_every_file():
     listed = set(k["resources"])
     generated = {f.split("=", 1)[-1] for g in k["configMapGenerator"] for f in g["files"]}
     every = {str(p.relative_to(K8S)) for p in YAML_FILES} | {str(p.relative_to(K8S)) for p in K8S.rglob("*.json")}
-    assert (listed | generated) == every, f"not listed: {every - listed - generated}; missing: {(listed | generated) - every}"
+    named = listed | generated
+    assert named == every, f"not in the kustomization: {every - named}; listed but missing: {named - every}"
     assert all((K8S / f).is_file() for f in listed | generated)
     assert "grafana/self-harness.json" in generated and "ray/run.yaml" in generated
 
