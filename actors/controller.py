@@ -10,11 +10,13 @@ proposals and decisions from their files) and so reaches the same decisions.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
 
+from actors.approvals import ApprovalStore, Pending, needs_approval, now
 from actors.evaluator import Evaluator, Key
 from actors.mining.brief import build_brief
 from actors.records import (ABResult, Decision, EditHistory, FinalReport, MiningReport, Proposal, Refusal,
@@ -62,6 +64,7 @@ class Controller:
         self.config, self.store, self.evaluator = config, store, evaluator
         self.miner_factory, self.proposer, self.initial, self.log = miner_factory, proposer, initial, log
         self.validator = Validator(evaluator, config.acceptance, seed=config.seed)
+        self.approvals = ApprovalStore(store.root)
 
     # -- the run directory -------------------------------------------------------------------
 
@@ -110,11 +113,15 @@ class Controller:
                 p = msgspec.convert(p, Proposal)
                 ab = self._read(d / "ab" / f"{p.id}.json", ABResult)
                 outcome = "accepted" if ab and ab.accepted else ("stopped" if ab and ab.stopped_early else "rejected")
+                person = self.approvals.latest().get(p.id)
+                if person is not None and person.verdict == "reject":  # a person said no: never again
+                    outcome = f"rejected by {person.by}"
                 if outcome != "accepted":
                     rejected.add(p.candidate_id)
                 history.append(EditHistory(round=r, proposal_id=p.id, surface=p.surface,
                                            summary=summarize_edits(p.edits), outcome=outcome,
-                                           reason=ab.reason if ab else ""))
+                                           reason=(person.comment if person is not None and person.verdict ==
+                                                   "reject" else "") or (ab.reason if ab else "")))
             for f in props.get("refusals", []):
                 history.append(EditHistory(round=r, proposal_id=f"r{r}x{f['index']}", surface="", summary="",
                                            outcome="refused", reason=f["reason"]))
@@ -127,6 +134,7 @@ class Controller:
         done = self._read(d / "round.json", RoundRecord)
         if done is not None:
             return done, self._harness(done.promoted_id)
+        harness = self._adopt(r, harness)
         self._state(round=r, phase="rollout", harness_id=harness.id)
         train, val = self.evaluator.evaluate(
             [(harness, self.evaluator.specs("train")), (harness, self.evaluator.specs("val"))],
@@ -200,9 +208,14 @@ class Controller:
                     reason = f"merge of {', '.join(merged_ids)} ({mab.reason})"
                 else:
                     reason += f"; the merge of {', '.join(merged_ids)} failed validation ({mab.reason})"
+        decided = {}
+        if promoted.id != harness.id:
+            surfaces = sorted({p.surface for p in proposals if p.id in used})
+            if needs_approval(self.config.approval, surfaces):
+                promoted, reason, decided = self._await_approval(r, harness, promoted, used, surfaces, reason)
         return self._finish_round(r, rec, harness, promoted, [p.id for p, _ in accepted], used, reason,
-                                  rejected=[p.id for p in proposals if p.id not in {a.id for a, _ in accepted}]), \
-            promoted
+                                  rejected=[p.id for p in proposals if p.id not in {a.id for a, _ in accepted}],
+                                  **decided), promoted
 
     def _validated(self, d: Path, candidates: list[Candidate], parent: HarnessSpec, parents,
                    desc: str) -> list[ABResult]:
@@ -212,7 +225,8 @@ class Controller:
         return results
 
     def _finish_round(self, r: int, rec: RoundRecord, parent: HarnessSpec, promoted: HarnessSpec,
-                      accepted: list[str], merged: list[str], reason: str, rejected: list[str] = ()) -> RoundRecord:
+                      accepted: list[str], merged: list[str], reason: str, rejected: list[str] = (),
+                      decided_by: str = "rule", approval: str = "") -> RoundRecord:
         d = self._round_dir(r)
         self._save_harness(promoted, r, merged, parent)
         rec.promoted_id = promoted.id
@@ -220,12 +234,74 @@ class Controller:
         rec.episodes = sum(1 for _ in log.open()) if log.exists() else 0
         self._write(d / "decision.json", Decision(round=r, parent_id=parent.id, promoted_id=promoted.id,
                                                   accepted=accepted, rejected=list(rejected), merged=merged,
-                                                  reason=reason))
+                                                  reason=reason, decided_by=decided_by, decided_at=now(),
+                                                  approval=approval))
         self._write(d / "round.json", rec)
         metrics.record_decisions(len(accepted), len(rejected), rec.refused)
         self.log(f"round {r}: promoted {promoted.id} ({reason})" if promoted.id != parent.id
                  else f"round {r}: kept {parent.id} ({rec.stopped or reason})")
         return rec
+
+    # -- approval ----------------------------------------------------------------------------
+
+    def _await_approval(self, r: int, parent: HarnessSpec, winner: HarnessSpec, used: list[str],
+                        surfaces: list[str], reason: str) -> tuple[HarnessSpec, str, dict]:
+        """The winner waits for a person: promoted on approval, the parent kept on rejection, on a
+        timeout, or meanwhile (`while_waiting: continue`; a later round may adopt it)."""
+        d, policy = self._round_dir(r), self.config.approval
+        pending = Pending(round=r, parent_id=parent.id, candidate_id=winner.id, proposals=used,
+                          surfaces=surfaces, reason=reason, since=now())
+        if not (d / "pending.json").exists():
+            save_harness(winner, d / "candidate.yaml")
+            self._write(d / "pending.json", pending)
+        self._state(phase="approval", pending=used)
+        self.log(f"  {winner.id} ({', '.join(used)}) waits for approval: selfharness approve {self.store.root} "
+                 f"{used[0]}")
+        start = time.monotonic()
+        while True:
+            verdict, given = self.approvals.verdict_on(used)
+            if verdict != "waiting" or policy.while_waiting == "continue":
+                break
+            if policy.wait_timeout_s is not None and time.monotonic() - start > policy.wait_timeout_s:
+                verdict = "timed out"
+                break
+            time.sleep(policy.poll_s)
+        self._state(pending=[])
+        who = ", ".join(sorted({v.by for v in given})) or "approval policy"
+        if verdict == "approve":
+            return winner, f"{reason}; approved by {who}", dict(decided_by=who, approval="approved")
+        if verdict == "reject":
+            notes = "; ".join(v.comment for v in given if v.comment)
+            return parent, f"{reason}; rejected by {who}" + (f": {notes}" if notes else ""), \
+                dict(decided_by=who, approval="rejected")
+        if verdict == "timed out":
+            return parent, f"{reason}; no verdict within {policy.wait_timeout_s:g}s", \
+                dict(decided_by="approval policy", approval="timed out")
+        return parent, f"{reason}; awaiting approval (the run carries on from the parent)", \
+            dict(decided_by="approval policy", approval="awaiting approval")
+
+    def _adopt(self, r: int, harness: HarnessSpec) -> HarnessSpec:
+        """`while_waiting: continue`: a winner of an earlier round approved since is adopted now, if
+        the harness it was validated against is still the current one."""
+        path = self._round_dir(r) / "adopted.json"
+        if path.exists():
+            return self._harness(json.loads(path.read_text())["candidate_id"])
+        if self.config.approval.while_waiting != "continue":
+            return harness
+        for prev in range(r - 1, 0, -1):
+            pending = self._read(self._round_dir(prev) / "pending.json", Pending)
+            decision = self._read(self._round_dir(prev) / "decision.json", Decision)
+            if pending is None or decision is None or decision.approval != "awaiting approval":
+                continue
+            verdict, given = self.approvals.verdict_on(pending.proposals)
+            if verdict == "approve" and pending.parent_id == harness.id:
+                winner = load_harness(self._round_dir(prev) / "candidate.yaml")
+                self._save_harness(winner, r, pending.proposals, harness)
+                self._write(path, {"candidate_id": winner.id, "from_round": prev, "proposals": pending.proposals,
+                                   "approved_by": ", ".join(sorted({v.by for v in given})), "at": now()})
+                self.log(f"round {r}: adopted {winner.id} from round {prev}, approved since")
+                return winner
+        return harness
 
     # -- the run -----------------------------------------------------------------------------
 

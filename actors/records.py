@@ -175,6 +175,11 @@ class Decision(msgspec.Struct, kw_only=True):
     rejected: list[str]
     merged: list[str] = []
     reason: str = ""
+    decided_by: str = "rule"
+    """Who or what made the decision: 'rule' (validation alone) or the person who approved or rejected."""
+    decided_at: str = ""
+    approval: str = ""
+    """What the approval policy said: '', 'approved', 'rejected', 'awaiting approval', 'timed out'."""
 
 
 class SplitScore(msgspec.Struct, kw_only=True):

@@ -280,6 +280,12 @@ class MiningConfig(_Config):
     None: on for real models (openai, vllm), off for the sim."""
 
 
+def _approval_default():
+    from actors.approvals import ApprovalConfig
+
+    return ApprovalConfig()
+
+
 def _acceptance_default():
     from actors.validator import AcceptanceConfig
 
@@ -304,6 +310,8 @@ class RunConfig(_Config):
     k: int = 4
     """Proposals asked for per round."""
     acceptance: "AcceptanceConfig" = msgspec.field(default_factory=_acceptance_default)
+    approval: "ApprovalConfig" = msgspec.field(default_factory=_approval_default)
+    """Whether a validated winner waits for a person before it is promoted (default: no, as in the paper)."""
     mining: MiningConfig = MiningConfig()
     concurrency: int = 4
     workers: int = 2
@@ -317,4 +325,5 @@ class RunConfig(_Config):
                 raise ValueError(f"{name}: must be at least 1")
 
 
-from actors.validator import AcceptanceConfig  # noqa: E402  (the annotation above names it)
+from actors.approvals import ApprovalConfig  # noqa: E402  (the annotations above name them)
+from actors.validator import AcceptanceConfig  # noqa: E402

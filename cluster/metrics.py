@@ -47,7 +47,7 @@ VLLM_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 """`actors.model.vllm.LATENCY_BUCKETS_S`, which `ReplicaMetrics` uses."""
 
 OUTCOMES = ("passed", "failed", "infra_error")
-STAGES = ("rollout", "mine", "propose", "validate", "merge", "test", "done")
+STAGES = ("rollout", "mine", "propose", "validate", "merge", "approval", "test", "done")
 """The controller's phases, in order (`state.json`'s `phase`)."""
 DECISIONS = ("accepted", "rejected", "refused")
 COMMAND_RESULTS = ("ok", "error", "timeout")
