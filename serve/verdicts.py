@@ -1,0 +1,54 @@
+"""Giving a verdict on a proposal: the one write the review app and the CLI make.
+
+Everything is checked before `approvals.jsonl` is touched: the id's shape, the verdict,
+the comment's length and who gives it, that the proposal exists, and that a validated
+winner is waiting for a verdict on it (a verdict on anything else would change nothing
+the controller reads, so it is refused rather than silently recorded).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from actors.approvals import MAX_COMMENT, ApprovalError, ApprovalStore, Verdict
+from serve.run_paths import NotFound, check_proposal_id
+from serve.run_view import awaiting
+
+
+class NotAwaiting(Exception):
+    """The proposal exists but no winner waits for a verdict on it (HTTP 409)."""
+
+
+class CommentTooLong(ApprovalError):
+    """HTTP 413."""
+
+
+def proposal_exists(run_dir: Path, proposal_id: str) -> bool:
+    n, local = check_proposal_id(proposal_id)
+    d = run_dir / "rounds" / str(n)
+    if local == "merge":
+        return (d / "ab" / "merge.json").is_file()
+    try:
+        import json
+
+        props = json.loads((d / "proposals.json").read_text()).get("proposals", [])
+    except (OSError, ValueError, AttributeError):
+        return False
+    return any(isinstance(p, dict) and p.get("id") == local for p in props)
+
+
+def give_verdict(run_dir: Path, proposal_id: str, verdict: str, by: str, comment: str = "") -> Verdict:
+    check_proposal_id(proposal_id)
+    if verdict not in ("approve", "reject"):
+        raise ApprovalError(f"verdict {verdict!r}: expected approve or reject")
+    if len(comment) > MAX_COMMENT:
+        raise CommentTooLong(f"comment: {len(comment)} characters (at most {MAX_COMMENT})")
+    if not by or len(by) > 100:
+        raise ApprovalError("by: who decides must be named (at most 100 characters)")
+    if not proposal_exists(run_dir, proposal_id):
+        raise NotFound(f"proposal {proposal_id!r}: no such proposal in this run")
+    waiting = awaiting(run_dir)
+    if proposal_id not in waiting:
+        raise NotAwaiting(f"proposal {proposal_id!r}: nothing waits for a verdict on it "
+                          f"(waiting: {', '.join(sorted(waiting)) or 'none'})")
+    return ApprovalStore(run_dir).record(proposal_id, verdict, by, comment)
