@@ -141,6 +141,10 @@ class RolloutPipeline:
             from actors.model.vllm import stop_vllm
 
             stop_vllm(self.server)  # frees the replicas' placement groups (their GPUs), then the router
+        try:
+            ray.get([w.close.remote() for w in self.workers], timeout=120)
+        except Exception:  # a dead worker holds nothing; the sweeper removes what a crash left
+            pass
         for actor in self.workers + [self.pool] + ([self.server] if self.server is not None else []):
             ray.kill(actor)
 
@@ -169,6 +173,12 @@ class _RayWorker:
 
     def run_encoded(self, spec: EpisodeSpec, harness: HarnessSpec | None = None) -> bytes:
         return self.worker.run_encoded(spec, harness)
+
+    def close(self) -> None:
+        """Let the backend release what it holds beyond an episode (a kubernetes warm pool's pods)."""
+        close = getattr(self.worker.backend, "close", None)
+        if close is not None:
+            close()
 
 
 def run_rollout_bare(config: RolloutConfig, tasks: list[Task], harness: HarnessSpec | None) -> tuple[list[Trace], float]:
