@@ -50,7 +50,7 @@ from actors.sandbox.kube_api import KubeAPI, KubeAPIError
 from actors.sandbox.kube_pod import (CONTAINER, CREATOR_ANNOTATION, EPISODE_LABEL, WARM_LABEL, PodState,
                                      label_value, pod_labels, pod_manifest, pod_name, read_state, task_image,
                                      template_key)
-from actors.sandbox.local import _CRASH_SIGNALS, _FORK_MARKERS, _MEMORY_MARKERS, _Output
+from actors.sandbox.local import _FORK_MARKERS, _Output, exit_cause
 
 log = logging.getLogger(__name__)
 
@@ -450,16 +450,6 @@ def _result(outcome: kx.ExecOutcome, out: _Output, timeout_s: float, limits: Lim
         code = kx.TIMEOUT_EXIT
         killed_by = "processes" if out.contains(_FORK_MARKERS) else "timeout"
     else:
-        sig = code - 128 if 128 < code < 128 + 32 else 0
-        if sig == signal.SIGXCPU:
-            killed_by = "cpu"
-        elif sig == signal.SIGXFSZ:
-            killed_by = "file_size"
-        elif code != 0 and out.contains(_MEMORY_MARKERS):
-            killed_by = "memory"
-        elif out.contains(_FORK_MARKERS):
-            killed_by = "processes"
-        elif sig in _CRASH_SIGNALS:
-            killed_by = f"signal {sig}"
+        killed_by = exit_cause(code, out)
     return ExecResult(exit_code=code, output=out.text(), duration_s=duration, timed_out=timed_out,
                       truncated=out.dropped > 0, output_bytes=out.total, killed_by=killed_by)

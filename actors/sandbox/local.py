@@ -151,6 +151,23 @@ _CRASH_SIGNALS = {signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS,
                   signal.SIGILL, signal.SIGFPE, signal.SIGTERM, signal.SIGSYS}
 
 
+def exit_cause(exit_code: int, out: "_Output", *, cpu_spent: bool = False) -> str | None:
+    """Why a finished command stopped, from its exit code and output: 'cpu', 'file_size', 'memory',
+    'processes', 'signal N', or None (it ended by itself). Shared by every backend."""
+    sig = exit_code - 128 if 128 < exit_code < 128 + 32 else 0
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_spent):
+        return "cpu"
+    if sig == signal.SIGXFSZ:
+        return "file_size"
+    if exit_code != 0 and out.contains(_MEMORY_MARKERS):
+        return "memory"
+    if out.contains(_FORK_MARKERS):
+        return "processes"
+    if sig in _CRASH_SIGNALS:
+        return f"signal {sig}"
+    return None
+
+
 class SandboxPathError(ValueError):
     """A sandbox path outside the sandbox's roots, or one that tries to escape them."""
 
@@ -807,18 +824,8 @@ class LocalSandbox:
             killed_by = reason
         else:
             exit_code = int(status.get("exit-code", rc))
-            sig = exit_code - 128 if 128 < exit_code < 128 + 32 else 0
             cpu = rusage.ru_utime + rusage.ru_stime
-            if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= lim.cpu_seconds):
-                killed_by = "cpu"
-            elif sig == signal.SIGXFSZ:
-                killed_by = "file_size"
-            elif exit_code != 0 and out.contains(_MEMORY_MARKERS):
-                killed_by = "memory"
-            elif out.contains(_FORK_MARKERS):
-                killed_by = "processes"
-            elif sig in _CRASH_SIGNALS:
-                killed_by = f"signal {sig}"
+            killed_by = exit_cause(exit_code, out, cpu_spent=cpu >= lim.cpu_seconds)
         return ExecResult(exit_code=exit_code, output=out.text(), duration_s=duration, timed_out=timed_out,
                           truncated=out.dropped > 0, output_bytes=out.total, killed_by=killed_by)
 
