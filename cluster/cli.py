@@ -188,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.set_defaults(func=_serve)
 
+    from cluster.review_cli import add_commands
+
+    add_commands(sub)  # review, approve, reject, lineage, export
+
     t = sub.add_parser("tasks", help="task suites")
     tsub = t.add_subparsers(dest="tasks_command", required=True)
     c = tsub.add_parser("check", help="every task loads, its oracle passes, doing nothing fails")

@@ -445,7 +445,8 @@ def proposal_detail(run_dir: Path, proposal_id: str) -> ProposalDetail:
         p = props[local]
     else:
         raise NotFound(f"proposal {proposal_id!r}: not in round {n}")
-    parent_id = (ab and ab.parent_id) or (r.mining and r.mining.harness_id) or (r.decision and r.decision.parent_id) or ""
+    parent_id = ((ab and ab.parent_id) or (r.mining and r.mining.harness_id) or (r.decision and r.decision.parent_id)
+                 or "")
     parent = run.harness(parent_id)
     cand = _candidate(run, n, parent, p.edits, p.candidate_id,
                       [(q, r.ab.get(q.id)) for q in parts] if parts is not None else None)
