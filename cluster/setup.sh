@@ -16,6 +16,9 @@ lean=()  # without their recommended packages
 # Debian's Prometheus, which tests/cluster/test_prometheus.py runs against Ray's metrics; its
 # recommends (node exporter, smartmontools, ...) would add 20-odd packages and seconds it needs not.
 command -v prometheus >/dev/null || lean+=(prometheus)
+# Debian's Chromium, which tests/serve/test_review_browser.py drives headless through Playwright (never
+# `playwright install`); its recommends (udev, upower, printing, a notification daemon) serve a desktop.
+command -v chromium >/dev/null || lean+=(chromium fonts-liberation)
 if [ ${#need[@]} -gt 0 ] || [ ${#lean[@]} -gt 0 ]; then
   echo "setup: installing with apt: ${need[*]} ${lean[*]}"
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
