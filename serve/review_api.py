@@ -9,6 +9,7 @@ No `from __future__ import annotations`: FastAPI resolves the handlers' annotati
 """
 
 import hmac
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
@@ -47,13 +48,26 @@ def _error(message: str, status: int, headers: dict | None = None) -> Response:
     return _json({"error": message, "status": status}, status, headers)
 
 
+def _loopback_host(host: str) -> bool:
+    """The Host header names a loopback address (port stripped)."""
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 class Auth:
     def __init__(self, token: str | None, open_reads: bool):
         self.token, self.open_reads = token, open_reads
 
     def refuse(self, request: Request, write: bool) -> Response | None:
         """None when the request may go on; else the 401/403 answer."""
-        if not write and self.open_reads:
+        # Open reads only under a loopback name: a page elsewhere that rebinds its name to us must show the token.
+        if not write and self.open_reads and _loopback_host(request.headers.get("host", "")):
             return None
         if self.token is None:
             return _error("writes are disabled: the review app was started without a token "

@@ -230,6 +230,17 @@ def test_off_loopback_reads_need_the_token_and_without_one_nothing_is_written(tm
     assert not (run / "approvals.jsonl").exists()
 
 
+def test_open_reads_answer_loopback_names_only(site):
+    """A page on another site that rebinds its name to 127.0.0.1 cannot read the runs."""
+    base = site[0]
+    port = base.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"):
+        assert call(base, "/api/runs", headers={"Host": host})[0] == 200, host
+    status, err, _ = call(base, "/api/runs", headers={"Host": f"evil.example:{port}"})
+    assert status == 401 and "token is needed" in err["error"]
+    assert call(base, "/api/runs", token=TOKEN, headers={"Host": "evil.example"})[0] == 200
+
+
 def test_single_run_mode_serves_only_that_run(tmp_path):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

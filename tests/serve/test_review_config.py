@@ -63,3 +63,23 @@ def test_build_app_validates_then_binds(tmp_path, monkeypatch):
     assert root.only == "demo" and token == TOKEN
     app = build_app({"runs": str(tmp_path), "token_env": "SH_REVIEW_TEST_TOKEN"})
     assert type(app).__name__ == "Application"
+
+
+def test_review_without_a_token_makes_a_private_one(tmp_path, monkeypatch, capsys):
+    import argparse
+    import stat
+    import tempfile
+
+    from cluster.review_cli import TOKEN_ENV, _token_args
+
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    args = argparse.Namespace(token_file=None, token_env=None)
+    made = _token_args(args)
+    path = tmp_path / made["token_file"]
+    assert path.parent == tmp_path and stat.S_IMODE(path.stat().st_mode) == 0o600
+    token = load_token(ReviewConfig(runs=str(tmp_path), **made))
+    assert token in capsys.readouterr().out and len(token) >= 32
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    assert _token_args(args) == {"token_env": TOKEN_ENV}
+    assert _token_args(argparse.Namespace(token_file="f", token_env=None)) == {"token_file": "f"}
