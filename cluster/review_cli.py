@@ -9,6 +9,7 @@ import argparse
 import getpass
 import os
 import secrets
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -79,8 +80,12 @@ def _token_args(args: argparse.Namespace) -> dict:
     token = secrets.token_urlsafe(24)
     with os.fdopen(fd, "w") as f:
         f.write(token + "\n")
-    print(f"token for approving (also in {path}, mode 600): {token}")
-    return {"token_file": path}
+    print(f"token for approving (also in {path}, mode 600, removed when the app stops): {token}")
+    return {"token_file": path, "made": True}
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def _review(args: argparse.Namespace) -> int:
@@ -88,16 +93,22 @@ def _review(args: argparse.Namespace) -> int:
 
     if not Path(args.run_dir).is_dir():
         raise ConfigError(f"{args.run_dir}: no such directory")
-    config = {"runs": args.run_dir, "host": args.host, **_token_args(args)}
-    url = run(config, port=args.port)
-    print(f"review app: {url}  (Ctrl-C stops)", flush=True)
+    token = _token_args(args)
+    made = token.pop("made", False)
     try:
+        url = run({"runs": args.run_dir, "host": args.host, **token}, port=args.port)
+        print(f"review app: {url}  (Ctrl-C stops)", flush=True)
+        signal.signal(signal.SIGTERM, _interrupt)  # stopped by a service manager: the same as Ctrl-C
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        from ray import serve
+        pass
+    finally:
+        if made:  # first: Ray may end this process while Serve shuts down
+            Path(token["token_file"]).unlink(missing_ok=True)
+    from ray import serve
 
-        serve.shutdown()
+    serve.shutdown()
     return 0
 
 

@@ -76,6 +76,7 @@ def test_review_without_a_token_makes_a_private_one(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     args = argparse.Namespace(token_file=None, token_env=None)
     made = _token_args(args)
+    assert made.pop("made") is True
     path = tmp_path / made["token_file"]
     assert path.parent == tmp_path and stat.S_IMODE(path.stat().st_mode) == 0o600
     token = load_token(ReviewConfig(runs=str(tmp_path), **made))
