@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from actors.approvals import ApprovalStore
-from cluster.report import Round, Run, _fmt_split, _pct, load_run, render_md, status
 from actors.stats import wilson_interval as wilson
+from cluster.report import Round, Run, _fmt_split, _pct, load_run, render_md, status
 from harnesses.spec import diff, dumps_harness, yaml_diff
 
 

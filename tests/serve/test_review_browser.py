@@ -46,7 +46,7 @@ def served(tmp_path):
     token_file.write_text(TOKEN)
     token_file.chmod(0o600)
     (tmp_path / "runs").mkdir()
-    init_ray()
+    init_ray(os.environ.get("RAY_ADDRESS") or "local")  # its own cluster, whatever `ray start` left behind
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"runs": str(tmp_path / "runs"), "token_file": str(token_file)}), name="review",
