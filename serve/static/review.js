@@ -1,4 +1,4 @@
-// The review page: hash routes over the JSON API, DOM built with textContent (never innerHTML),
+// The review page: hash routes over the JSON API, DOM built from textContent only (never as markup),
 // no external scripts, so it works offline and run data cannot inject markup.
 "use strict";
 
