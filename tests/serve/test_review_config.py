@@ -84,3 +84,15 @@ def test_review_without_a_token_makes_a_private_one(tmp_path, monkeypatch, capsy
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     assert _token_args(args) == {"token_env": TOKEN_ENV}
     assert _token_args(argparse.Namespace(token_file="f", token_env=None)) == {"token_file": "f"}
+
+
+def test_the_review_serve_config_builds_the_app(tmp_path, monkeypatch):
+    import yaml
+    from ray.serve import Application
+
+    from cluster.config import REPO_ROOT
+
+    spec = yaml.safe_load((REPO_ROOT / "serve" / "review.yaml").read_text())["applications"][0]
+    assert spec["import_path"] == "serve.review:build_app"
+    monkeypatch.setenv(spec["args"]["token_env"], TOKEN)
+    assert isinstance(build_app({**spec["args"], "runs": str(tmp_path)}), Application)
