@@ -9,6 +9,7 @@ made it, then the sealed test. Built from the report's loader and Markdown rende
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from actors.approvals import ApprovalStore
@@ -17,13 +18,31 @@ from cluster.report import Round, Run, _fmt_split, _pct, load_run, render_md, st
 from harnesses.spec import diff, dumps_harness, yaml_diff
 
 
-def chain(run: Run) -> list[tuple[Round | None, str, str]]:
-    """(round, parent id, harness id) for the initial harness and each version promoted after it."""
-    out: list[tuple[Round | None, str, str]] = [(None, "", run.initial_id)]
+def adopted(run: Run, n: int) -> dict | None:
+    """rounds/<n>/adopted.json: a winner of an earlier round, approved since, that round n started from
+    (`while_waiting: continue`)."""
+    path = run.root / "rounds" / str(n) / "adopted.json"
+    try:
+        data = json.loads(path.read_text()) if path.exists() else None
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("candidate_id") else None
+
+
+def chain(run: Run) -> list[tuple[Round | None, str, str, str]]:
+    """(round with the evidence, parent id, harness id, note) for the initial harness and each version
+    promoted after it: by a round's decision, or adopted at the start of a later round once approved."""
+    out: list[tuple[Round | None, str, str, str]] = [(None, "", run.initial_id, "")]
+    rounds = {r.n: r for r in run.rounds}
     for r in run.rounds:
+        a = adopted(run, r.n)
+        if a and a["candidate_id"] != out[-1][2] and a.get("from_round") in rounds:
+            out.append((rounds[a["from_round"]], out[-1][2], a["candidate_id"],
+                        f"Adopted at the start of round {r.n}, approved by {a.get('approved_by', '?')} at "
+                        f"{a.get('at', '?')} (the run had carried on from the parent while it waited)."))
         d = r.decision
         if d and d.promoted_id and d.promoted_id != d.parent_id:
-            out.append((r, d.parent_id, d.promoted_id))
+            out.append((r, d.parent_id, d.promoted_id, ""))
     return out
 
 
@@ -37,13 +56,13 @@ def _ab_rows(r: Round) -> list[list[str]]:
     return rows
 
 
-def _version_blocks(run: Run, r: Round, parent_id: str, hid: str, verdicts: dict) -> list[tuple]:
+def _version_blocks(run: Run, r: Round, parent_id: str, hid: str, note: str, verdicts: dict) -> list[tuple]:
     d = r.decision
-    blocks: list[tuple] = [("h", 3, f"Round {r.n}: {parent_id} → {hid}")]
+    blocks: list[tuple] = [("h", 3, f"Round {r.n}: {parent_id} → {hid}")] + ([("p", note)] if note else [])
     blocks.append(("kv", [("decision", d.reason or "–"), ("decided by", d.decided_by or "rule"),
                           ("decided at", d.decided_at or "–"), ("approval", d.approval or "not required")]))
     props = {p.id: p for p in (r.proposals.proposals if r.proposals else [])}
-    used = d.merged or [pid for pid, p in props.items() if p.candidate_id == hid]
+    used = _used(r, hid)
     clusters = {c.id: c for c in (r.mining.clusters if r.mining else [])}
     for pid in used:
         p = props.get(pid)
@@ -72,18 +91,26 @@ def _version_blocks(run: Run, r: Round, parent_id: str, hid: str, verdicts: dict
     return blocks
 
 
+def _used(r: Round, hid: str) -> list[str]:
+    """The proposals that made `hid` in round r."""
+    return r.decision.merged or [p.id for p in (r.proposals.proposals if r.proposals else []) if p.candidate_id == hid]
+
+
+def _who(r: Round, hid: str, verdicts: dict) -> str:
+    people = sorted({verdicts[p].by for p in _used(r, hid) if p in verdicts and verdicts[p].verdict == "approve"})
+    return ", ".join(people) or r.decision.decided_by or "rule"
+
+
 def lineage_document(run: Run) -> list[tuple]:
     verdicts = ApprovalStore(run.root).latest()
     links = chain(run)
     doc: list[tuple] = [("h", 2, "Lineage")]
     doc.append(("table", ["version", "harness", "parent", "round", "proposals", "decided by"],
                 [[str(i), hid, parent or "–", str(r.n) if r else "0",
-                  ", ".join(r.decision.merged or [p.id for p in (r.proposals.proposals if r.proposals else [])
-                                                  if p.candidate_id == hid]) if r else "(initial)",
-                  (r.decision.decided_by or "rule") if r else "–"]
-                 for i, (r, parent, hid) in enumerate(links)]))
-    for r, parent, hid in links[1:]:
-        doc += _version_blocks(run, r, parent, hid, verdicts)
+                  ", ".join(_used(r, hid)) if r else "(initial)", _who(r, hid, verdicts) if r else "–"]
+                 for i, (r, parent, hid, _) in enumerate(links)]))
+    for r, parent, hid, note in links[1:]:
+        doc += _version_blocks(run, r, parent, hid, note, verdicts)
     kept = [r for r in run.rounds if r.decision and r.decision.promoted_id == r.decision.parent_id]
     if kept:
         doc.append(("h", 3, "Rounds that kept their harness"))

@@ -306,7 +306,9 @@ def run_detail(run_id: str, run_dir: Path) -> RunDetail:
     run = load_run(run_dir)
     counts, plan = group_counts(episodes(run_dir)), planned(run)
     store = ApprovalStore(run_dir)
-    promoted = {r.decision.promoted_id for r in run.rounds if r.decision} | {run.initial_id}
+    from cluster.export import chain
+
+    promoted = {hid for _, _, hid, _ in chain(run)}
     lineage = [LineageEntry(id=str(e.get("id", "")), parent=e.get("parent"), round=int(e.get("round") or 0),
                             proposals=list(e.get("proposals") or []), diff=str(e.get("diff") or ""),
                             promoted=e.get("id") in promoted) for e in run.lineage]

@@ -68,3 +68,24 @@ def test_cli_verdicts_are_checked_like_the_apps(tmp_path, capsys):
     assert main(["reject", str(tmp_path), "r2p1", "--comment", "too broad"]) == 0
     line = json.loads((tmp_path / "approvals.jsonl").read_text())
     assert line["verdict"] == "reject" and line["by"].startswith("cli:") and line["comment"] == "too broad"
+
+
+def test_a_winner_adopted_later_is_in_the_lineage(tmp_path, capsys):
+    """`while_waiting: continue`: round 2 kept its parent while waiting; round 3 started from the winner."""
+    hs = make_waiting_run(tmp_path)
+    w, h1 = hs["winner"], hs["h1"]
+    (tmp_path / "rounds" / "2" / "decision.json").write_bytes(msgspec.json.encode(Decision(
+        round=2, parent_id=h1.id, promoted_id=h1.id, accepted=["r2p1"], rejected=["r2p2"], merged=["r2p1"],
+        reason="best single proposal r2p1; awaiting approval", decided_by="approval policy",
+        approval="awaiting approval")))
+    assert main(["approve", str(tmp_path), "r2p1", "--by", "cli:bob"]) == 0  # still waits: a verdict counts
+    save_harness(w, tmp_path / "harnesses" / f"{w.id}.yaml")
+    (tmp_path / "rounds" / "3").mkdir()
+    (tmp_path / "rounds" / "3" / "adopted.json").write_text(json.dumps(
+        {"candidate_id": w.id, "from_round": 2, "proposals": ["r2p1"], "approved_by": "cli:bob",
+         "at": "2026-11-24T09:30:00+00:00"}))
+    capsys.readouterr()
+    assert main(["lineage", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"| 2 | {w.id} | {h1.id} | 2 | r2p1 | cli:bob |" in out
+    assert "Adopted at the start of round 3, approved by cli:bob" in out
