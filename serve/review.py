@@ -7,7 +7,6 @@ environment variable or from a file only its owner can read; it is never logged,
 written to the run directory, and compared in constant time.
 """
 
-import ipaddress
 import os
 import stat
 from pathlib import Path
@@ -17,7 +16,7 @@ import msgspec
 from ray import serve
 
 from cluster.config import ConfigError
-from serve.review_api import create_app
+from serve.review_api import create_app, is_loopback
 from serve.run_paths import NotFound, RunsRoot
 
 MIN_TOKEN = 16
@@ -45,15 +44,6 @@ def parse_config(args: dict[str, Any] | ReviewConfig) -> ReviewConfig:
         return msgspec.convert(args or {}, ReviewConfig)
     except (msgspec.ValidationError, ValueError) as e:
         raise ConfigError(f"review config: {e}") from None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def load_token(config: ReviewConfig) -> str | None:

@@ -48,16 +48,20 @@ def _error(message: str, status: int, headers: dict | None = None) -> Response:
     return _json({"error": message, "status": status}, status, headers)
 
 
-def _loopback_host(host: str) -> bool:
-    """The Host header names a loopback address (port stripped)."""
-    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    name = name.strip("[]").lower()
-    if name == "localhost":
+def is_loopback(host: str) -> bool:
+    """A loopback name or address: what the app may be bound to with open reads, and what they are open to."""
+    if host.lower() == "localhost":
         return True
     try:
-        return ipaddress.ip_address(name).is_loopback
+        return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _loopback_host(header: str) -> bool:
+    """The Host header names a loopback address (the port and an IPv6 address's brackets stripped)."""
+    name = header if header.endswith("]") else header.rsplit(":", 1)[0]
+    return is_loopback(name.strip("[]"))
 
 
 class Auth:

@@ -1,9 +1,9 @@
 """Giving a verdict on a proposal: the one write the review app and the CLI make.
 
-Everything is checked before `approvals.jsonl` is touched: the id's shape, the verdict,
-the comment's length and who gives it, that the proposal exists, and that a validated
-winner is waiting for a verdict on it (a verdict on anything else would change nothing
-the controller reads, so it is refused rather than silently recorded).
+Everything is checked before `approvals.jsonl` is touched: the id's shape, the comment's
+length, that the proposal exists and that a validated winner waits for a verdict on it
+(a verdict on anything else would change nothing the controller reads, so it is refused
+rather than silently recorded); the verdict and who gives it, by `ApprovalStore.record`.
 """
 
 from __future__ import annotations
@@ -39,12 +39,8 @@ def proposal_exists(run_dir: Path, proposal_id: str) -> bool:
 
 def give_verdict(run_dir: Path, proposal_id: str, verdict: str, by: str, comment: str = "") -> Verdict:
     check_proposal_id(proposal_id)
-    if verdict not in ("approve", "reject"):
-        raise ApprovalError(f"verdict {verdict!r}: expected approve or reject")
-    if len(comment) > MAX_COMMENT:
+    if len(comment) > MAX_COMMENT:  # the store refuses it too; here it is told apart (HTTP 413)
         raise CommentTooLong(f"comment: {len(comment)} characters (at most {MAX_COMMENT})")
-    if not by or len(by) > 100:
-        raise ApprovalError("by: who decides must be named (at most 100 characters)")
     if not proposal_exists(run_dir, proposal_id):
         raise NotFound(f"proposal {proposal_id!r}: no such proposal in this run")
     waiting = awaiting(run_dir)
