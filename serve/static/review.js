@@ -180,7 +180,8 @@ async function runView(run) {
       d.rounds.map((r) => [h("a", { href: `#/run/${enc(run)}/round/${r.n}`, text: `round ${r.n}` }), r.harness_id,
         scoreText(r.train), scoreText(r.val), r.clusters === null ? "–" : `${r.clusters} (${r.eligible})`,
         r.proposals === null ? "–" : `${r.proposals} (${r.refused})`, r.accepted,
-        r.promoted_id ? (r.promoted_id === r.harness_id ? "kept" : r.promoted_id) : (r.finished ? "–" : "running"),
+        r.promoted_id ? (r.promoted_id === r.harness_id ? "kept" : r.promoted_id) : (r.finished ? "–" :
+          r.stages.some((st) => st.name === "approval" && st.status === "current") ? badge("waiting for a verdict") : "running"),
         r.decided_by ? r.decided_by + (r.approval ? ` (${r.approval})` : "") : "–", r.stopped || ""]),
       { id: "rounds-table" }),
     d.final ? [h("h2", { text: "Sealed test" }), kv([["initial", `${d.final.initial.harness_id}: ${scoreText(d.final.initial)}`],

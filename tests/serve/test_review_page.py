@@ -36,6 +36,9 @@ def test_run_text_is_shown_as_text_and_nothing_leaves_the_machine(tmp_path):
             elsewhere: list[str] = []
             page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
                        else (elsewhere.append(route.request.url), route.abort()))
+            page.goto(f"{base}/#/run/demo")
+            expect(page.locator("#rounds-table tbody tr").nth(1)).to_contain_text("waiting for a verdict")
+            expect(page.locator("#pending a.review-link")).to_have_text("review r2p1")
             page.goto(f"{base}/#/run/demo/proposal/r2p1")
             expect(page.locator("dd").filter(has_text="onerror")).to_have_text(HOSTILE)
             page.goto(f"{base}/#/run/demo/round/2")
