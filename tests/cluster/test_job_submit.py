@@ -64,6 +64,15 @@ def head(tmp_path):
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        forget_head(port)
+
+
+def forget_head(port: int) -> None:
+    """`ray start` records its head for later `ray.init()` calls to join; a killed head must not stay there."""
+    from ray._private.utils import get_ray_address_file, read_ray_address
+
+    if (read_ray_address(None) or "").endswith(f":{port}"):
+        Path(get_ray_address_file(None)).unlink(missing_ok=True)
 
 
 def test_ray_job_submit_runs_a_short_run(head, tmp_path):

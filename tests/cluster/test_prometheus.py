@@ -90,7 +90,7 @@ def ray_with_metrics_port():
         ray.shutdown()
     port = free_port()
     env = {"env_vars": {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}}
-    ray.init(runtime_env=env, include_dashboard=False, log_to_driver=False, configure_logging=False,
+    ray.init(address="local", runtime_env=env, include_dashboard=False, log_to_driver=False, configure_logging=False,
              _metrics_export_port=port, _system_config={"metrics_report_interval_ms": 1000})
     yield port
     ray.shutdown()
