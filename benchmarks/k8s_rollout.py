@@ -55,7 +55,8 @@ def outcomes(traces: list) -> dict[tuple[str, int], tuple[bool, int, tuple]]:
 
 
 def _is_command(labels: dict, argv: list[str], index: int) -> bool:
-    return argv[:2] == ["bash", "-c"]
+    """An agent command (kube_exec's bootstrap), not one of the backend's own scripts."""
+    return argv[:2] == ["bash", "-c"] and "__selfharness" in argv[2]
 
 
 def _is_copy_in(labels: dict, argv: list[str], index: int) -> bool:

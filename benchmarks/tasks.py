@@ -3,7 +3,9 @@
 A task folder holds `task.toml`, `instruction.md`, `environment/` (a Dockerfile and the
 files it copies), `tests/test.sh` and `solution/solve.sh`. The verifier runs the way
 Harbor runs it: tests uploaded to `/tests`, `bash /tests/test.sh`, the reward read
-from `/logs/verifier/reward.json` or `reward.txt`.
+from `/logs/verifier/reward.json` or `reward.txt`; but in a context the agent cannot forge
+(`Sandbox.run_verifier`): fresh `/tests` and `/logs/verifier`, the reward only from what
+that run wrote, and whatever the agent left there recorded as tampering.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from typing import Any
 import msgspec
 import yaml
 
-from actors.sandbox.base import ExecResult, Sandbox
+from actors.sandbox.base import REWARD_FILES, VERIFIER_DIR, ExecResult, Sandbox
+from harnesses.trace import Tampering
 
 
 class TaskError(ValueError):
@@ -51,6 +54,10 @@ class Task(msgspec.Struct, frozen=True, kw_only=True):
     tags: tuple[str, ...] = ()
     agent_timeout_s: float = 600.0
     verifier_timeout_s: float = 600.0
+    keep_processes: bool = False
+    """`[verifier] keep_processes = true`: the tests need what the agent left running (a server it
+    started), so backends where processes outlive a command do not stop them before the verifier
+    (a weaker guarantee: see actors/sandbox/container_verify.py)."""
     environment: EnvironmentSpec = EnvironmentSpec()
     app_files: tuple[tuple[str, str], ...] = ()
     """(local source, sandbox destination) pairs from the Dockerfile's COPY/ADD lines."""
@@ -81,10 +88,12 @@ class VerifierResult(msgspec.Struct, frozen=True, kw_only=True):
     exit_code: int
     timed_out: bool = False
     error: str | None = None
+    tampering: tuple[Tampering, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def passed(self) -> bool:
-        return self.reward is not None and self.reward >= 1.0
+        return self.reward is not None and self.reward >= 1.0 and not self.tampering
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
@@ -202,6 +211,9 @@ def load_task(path: Path | str) -> Task:
     test_sh = root / "tests" / "test.sh"
     if not test_sh.is_file():
         raise TaskError(test_sh, "", "missing (the verifier runs tests/test.sh)")
+    keep = verifier.get("keep_processes", False)
+    if not isinstance(keep, bool):
+        raise TaskError(toml_file, "[verifier].keep_processes", f"expected true or false, got {keep!r}")
     tags = meta.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise TaskError(toml_file, "[metadata].tags", f"expected a list of strings, got {tags!r}")
@@ -218,6 +230,7 @@ def load_task(path: Path | str) -> Task:
         tags=tuple(tags),
         agent_timeout_s=_number(agent, "timeout_sec", 600, toml_file, "agent"),
         verifier_timeout_s=_number(verifier, "timeout_sec", 600, toml_file, "verifier"),
+        keep_processes=keep,
         environment=_environment(env, toml_file),
         app_files=copies,
         workdir=workdir,
@@ -287,21 +300,21 @@ def load_suite(path: Path | str) -> Suite:
     return Suite(name=name, root=str(root), tasks=tasks, splits=splits, errors=errors)
 
 
-def read_reward(sandbox: Sandbox) -> tuple[float | None, str | None]:
-    """Harbor's reward files: reward.json ({"reward": x} or one number) first, then reward.txt."""
-    for fname in ("reward.json", "reward.txt"):
-        try:
-            raw = sandbox.read_file(f"/logs/verifier/{fname}").decode(errors="replace").strip()
-        except (FileNotFoundError, OSError):
+def read_reward(files: dict[str, bytes]) -> tuple[float | None, str | None]:
+    """Harbor's reward files, as the verifier run wrote them: reward.json ({"reward": x} or one
+    number) first, then reward.txt."""
+    for fname in REWARD_FILES:
+        if fname not in files:
             continue
+        raw = files[fname].decode(errors="replace").strip()
         try:
             value = json.loads(raw) if fname.endswith(".json") else float(raw.split()[0])
             if isinstance(value, dict):
                 value = value.get("reward", next(iter(value.values()), None))
             return float(value), None
         except (ValueError, TypeError, IndexError, StopIteration, json.JSONDecodeError):
-            return None, f"/logs/verifier/{fname} holds no number: {raw[:200]!r}"
-    return None, "the verifier wrote neither /logs/verifier/reward.json nor reward.txt"
+            return None, f"{VERIFIER_DIR}/{fname} holds no number: {raw[:200]!r}"
+    return None, f"the verifier wrote neither {VERIFIER_DIR}/reward.json nor reward.txt"
 
 
 _NAMED_PATH = re.compile(r"`(/(?:app|root|tmp|srv|opt|home|var|data)/[^`\s<>*?{}$]*)`")
@@ -313,16 +326,15 @@ def named_paths(instruction: str) -> list[str]:
 
 
 def run_verifier(sandbox: Sandbox, task: Task) -> VerifierResult:
-    """Upload the tests and run them as Harbor does; never raises for a failing test."""
-    sandbox.upload_dir(task.tests_dir, "/tests")
-    result: ExecResult = sandbox.exec(
-        "mkdir -p /logs/verifier && bash /tests/test.sh", timeout_s=task.verifier_timeout_s, cwd=task.workdir
-    )
-    reward, error = read_reward(sandbox)
+    """Run the task's tests as Harbor does, in the backend's clean context; never raises for a failing test."""
+    run = sandbox.run_verifier(task.tests_dir, "bash /tests/test.sh", timeout_s=task.verifier_timeout_s,
+                               cwd=task.workdir, keep_processes=task.keep_processes)
+    result: ExecResult = run.result
+    reward, error = read_reward(run.rewards)
     if result.timed_out:
         error = f"verifier timed out after {task.verifier_timeout_s:.0f}s"
     return VerifierResult(reward=reward, output=result.output, exit_code=result.exit_code,
-                          timed_out=result.timed_out, error=error)
+                          timed_out=result.timed_out, error=error, tampering=run.tampering, notes=run.notes)
 
 
 def run_oracle(sandbox: Sandbox, task: Task) -> ExecResult:

@@ -229,11 +229,18 @@ class Episode:
 
 
 def verify_into(trace: Trace, sandbox, task: Task) -> None:
-    """Run the task's verifier and record its verdict; no reward at all is the verifier's failure."""
+    """Run the task's verifier and record its verdict. No reward at all is the verifier's failure,
+    unless the agent tampered with the verifier's files: then the episode is the agent's failure."""
     verdict = run_verifier(sandbox, task)
     trace.reward, trace.verifier_error = verdict.reward, verdict.error
     trace.verifier_output = truncate_text(verdict.output, VERIFIER_EXCERPT)
-    if verdict.reward is None:
+    trace.tampering = list(verdict.tampering)
+    trace.events += [mw.base.MiddlewareEvent(turn=-1, name="verifier", kind="note", message=n) for n in verdict.notes]
+    if verdict.tampering:
+        paths = ", ".join(dict.fromkeys(t.path for t in verdict.tampering))
+        trace.events.append(mw.base.MiddlewareEvent(turn=-1, name="verifier", kind="tampering",
+                                                    message=f"the agent left changes where the verifier lives: {paths}"[:1000]))
+    elif verdict.reward is None:
         trace.infra_error = f"verifier: {verdict.error}"
 
 

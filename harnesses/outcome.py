@@ -53,6 +53,8 @@ def families(trace: Trace) -> set[str]:
 
 def failure_cause(trace: Trace) -> str:
     """One word for why an episode failed ('' when it passed)."""
+    if trace.tampering:
+        return "verifier_tampering"
     if trace.infra_error:
         return "infra"
     if trace.passed:

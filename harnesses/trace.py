@@ -38,6 +38,17 @@ class MiddlewareEvent(msgspec.Struct, kw_only=True):
     message: str = ""
 
 
+class Tampering(msgspec.Struct, frozen=True, kw_only=True):
+    """Something the agent left where the verifier lives (`/tests`, `/logs/verifier`), or a reward
+    that changed after the verifier wrote it. An episode with any is never a pass."""
+
+    path: str
+    change: str
+    """'planted' (not there at the start), 'changed', 'removed', 'not_cleared' (survived the reset),
+    'reward_changed' (after the verifier wrote it)."""
+    detail: str = ""
+
+
 class Turn(msgspec.Struct, kw_only=True):
     """One model call and what came of it."""
 
@@ -76,12 +87,16 @@ class Trace(msgspec.Struct, kw_only=True):
     verifier_error: str | None = None
     infra_error: str | None = None
     """Set when the failure was the infrastructure's (sandbox, verifier crash): never the agent's."""
+    tampering: list[Tampering] = []
+    """What the agent did to the verifier's files (the backends' verification context finds it): such
+    an episode fails as `verifier_tampering`, whatever the reward, and is never an infrastructure error."""
     duration_s: float = 0.0
     split: str = ""
 
     @property
     def passed(self) -> bool:
-        return self.infra_error is None and self.reward is not None and self.reward >= 1.0
+        return (self.infra_error is None and not self.tampering and self.reward is not None
+                and self.reward >= 1.0)
 
     @property
     def episode_id(self) -> str:

@@ -16,7 +16,10 @@
    image was not built from their Dockerfile get their environment files copied in.
 
 Commands, files and the verifier then run through the exec stream (kube_exec.py), each with a
-deadline. A stream that breaks or hangs is retried when nothing can have run twice (a refused
+deadline. The verifier runs in the clean context of container_verify.py: before it, every
+process the agent left in the pod is stopped (unless the task declares `keep_processes`), so
+none can change the reward after `test.sh` writes it; `/tests` and `/logs/verifier` are
+compared with the snapshot taken at start (tampering is recorded) and replaced. A stream that breaks or hangs is retried when nothing can have run twice (a refused
 handshake; file copies and probes, which are idempotent); an agent command whose stream broke
 after it started is not re-run: that is a `SandboxError` (infrastructure), since the command
 may or may not have had its effect.
@@ -45,7 +48,9 @@ from pathlib import Path
 from typing import Any
 
 from actors.sandbox import kube_exec as kx
-from actors.sandbox.base import ExecResult, Limits, SandboxError
+from actors.sandbox import container_verify
+from actors.sandbox.base import ExecResult, Limits, SandboxError, VerifierRun
+from actors.sandbox.integrity import Snapshot
 from actors.sandbox.kube_api import KubeAPI, KubeAPIError
 from actors.sandbox.kube_pod import (CONTAINER, CREATOR_ANNOTATION, EPISODE_LABEL, WARM_LABEL, PodState,
                                      label_value, pod_labels, pod_manifest, pod_name, read_state, task_image,
@@ -253,6 +258,7 @@ class KubernetesSandbox:
         self.backend, self.name, self.task, self.limits = backend, name, task, limits
         self.config, self.api = backend.config, backend.api
         self._closed = False
+        self._baseline: Snapshot = {}
         self._finalizer = weakref.finalize(self, backend.release, name)
 
     @property
@@ -330,6 +336,7 @@ class KubernetesSandbox:
                                f"task's working directory)")
         if upload:
             self._place_task_files(make_workdir=bool(no_workdir))
+        self._baseline = container_verify.snapshot(self)
 
     def _place_task_files(self, make_workdir: bool) -> None:
         """Docker's COPY, for images not built from the task's Dockerfile."""
@@ -371,6 +378,20 @@ class KubernetesSandbox:
         if outcome.stderr:  # the wrapper's own complaints (none when all is well)
             out.add(outcome.stderr)
         return _result(outcome, out, timeout_s, self.limits)
+
+    def script(self, script: str, args: list[str], *, what: str) -> tuple[int, bytes, bytes]:
+        """`bash -c script args` as its own exec (not an agent command); retried like a file copy."""
+        out, sink = self._stream(["bash", "-c", script, "selfharness", *args], what=what, idempotent=True,
+                                 timeout_s=self.config.file_timeout_s,
+                                 sink_factory=lambda: kx.Bounded(container_verify.SNAPSHOT_CAP + (1 << 20)))
+        return out.exit_code, bytes(sink.data), out.stderr
+
+    def run_verifier(self, tests_dir: Path, command: str, *, timeout_s: float, cwd: str,
+                     keep_processes: bool = False) -> VerifierRun:
+        """The verifier in the clean context of container_verify.py (see the module docstring)."""
+        self._check_open()
+        return container_verify.verify(self, self._baseline, tests_dir, command, timeout_s=timeout_s, cwd=cwd,
+                                       keep_processes=keep_processes)
 
     def write_file(self, path: str, data: bytes) -> None:
         """Write `data` to `path` (parents made) as a one-file tar through the exec stream."""

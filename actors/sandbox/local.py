@@ -109,7 +109,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from actors.sandbox.base import ExecResult, Limits, SandboxError
+from actors.sandbox.base import (LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult, Limits,
+                                 SandboxError, VerifierRun)
+from actors.sandbox.integrity import Snapshot, diff, expected_tests, host_snapshot, unexpected
 
 INSTALL_HINT = "bubblewrap (bwrap) is not installed: sudo apt-get install -y bubblewrap"
 
@@ -311,6 +313,8 @@ def _cleanup(root: Path, lease: _UidLease | None) -> None:
 class LocalSandboxBackend:
     """Makes bubblewrap sandboxes on this machine (see the module docstring)."""
 
+    sandbox_class: type["LocalSandbox"]  # LocalSandbox, set below; a test double's pods use a subclass
+
     def __init__(self, base_dir: str | Path | None = None, *, uid_first: int = 2_000_000,
                  uid_count: int = 4096, system_python: str = "/usr/bin/python3",
                  python_prefix: str | None = None, shm_mb: int = 64,
@@ -351,7 +355,7 @@ class LocalSandboxBackend:
         root: Path | None = None
         try:
             root = Path(tempfile.mkdtemp(prefix=f"sandbox-{name}-", dir=self.base_dir))
-            sandbox = LocalSandbox(root, limits, bwrap=bwrap, lease=lease, extra_binds=extra,
+            sandbox = self.sandbox_class(root, limits, bwrap=bwrap, lease=lease, extra_binds=extra,
                                    path_env=path_env, shm_mb=self.shm_mb)
         except BaseException:
             if root is not None:
@@ -363,6 +367,7 @@ class LocalSandboxBackend:
             if lease is not None:
                 _check_reachable(root, lease.uid)
             sandbox._place_task_files(task)
+            sandbox._baseline = sandbox._verifier_snapshot()
             sandbox._probe()
             sandbox._set_disk_baseline()
         except BaseException:
@@ -430,6 +435,9 @@ class LocalSandbox:
         self._current: subprocess.Popen | None = None
         self._current_init: int | None = None
         self._disk_limit: int | None = None
+        self._baseline: Snapshot = {}
+        self._pass_fds: tuple[int, ...] = ()
+        """More descriptors for bwrap (a subclass's namespaces)."""
         for d in ("app", "tests", "logs", "logs/verifier", "solution", "tmp", "home"):
             (root / d).mkdir(exist_ok=True)
         os.chmod(root / "tmp", 0o1777)
@@ -635,7 +643,8 @@ class LocalSandbox:
 
     # ------------------------------------------------------------------ exec
 
-    def _argv(self, command: str, cwd: str, env: dict[str, str], status_fd: int) -> list[str]:
+    def _argv(self, command: str, cwd: str, env: dict[str, str], status_fd: int,
+              read_only: tuple[str, ...] = ()) -> list[str]:
         lim = self.limits
         argv: list[str] = []
         if self._prlimit:
@@ -659,7 +668,7 @@ class LocalSandbox:
         argv += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", str(self._shm_mb * 1024 * 1024), "--tmpfs", "/dev/shm"]
         for sandbox_path, sub in ROOTS.items():
-            argv += ["--bind", str(self.root / sub), sandbox_path]
+            argv += ["--ro-bind" if sandbox_path in read_only else "--bind", str(self.root / sub), sandbox_path]
         argv += ["--remount-ro", "/dev", "--remount-ro", "/",
                  "--json-status-fd", str(status_fd), "--chdir", cwd, "--clearenv"]
         for key, value in {**BASE_ENV, "PATH": self._path_env, **env}.items():
@@ -703,6 +712,52 @@ class LocalSandbox:
                 return ExecResult(exit_code=1, output=msg.decode(), duration_s=0.0, output_bytes=len(msg))
             return self._run(command, timeout_s, cwd, {k: str(v) for k, v in env.items()})
 
+    # ------------------------------------------------------------------ the verifier
+
+    def _verifier_snapshot(self) -> Snapshot:
+        logs = self.root / ROOTS[LOGS_DIR]
+        return {**host_snapshot(self.root / ROOTS[TESTS_DIR], TESTS_DIR),
+                **host_snapshot(logs, LOGS_DIR, recursive=False),
+                **host_snapshot(logs / "verifier", VERIFIER_DIR)}
+
+    def _fresh_dir(self, host: Path) -> None:
+        """Replace whatever is at host path `host` (a tree, a link, a FIFO) by an empty directory."""
+        if os.path.isdir(host) and not os.path.islink(host):
+            _rmtree(host)
+        elif os.path.lexists(host):
+            os.unlink(host)
+        os.mkdir(host, 0o755)
+        self._own(host)
+
+    def run_verifier(self, tests_dir: Path, command: str, *, timeout_s: float, cwd: str,
+                     keep_processes: bool = False) -> VerifierRun:
+        """The verifier in a context the agent never had (see integrity.py): what the agent left under
+        /tests and /logs/verifier is recorded, both are replaced on the host (never through a command),
+        and `command` runs with /tests bound read-only and the base environment. No process of the
+        agent's can be left to interfere: each command's processes die with it (`keep_processes`
+        changes nothing here)."""
+        with self._lock:
+            self._check_open()
+            found = diff(self._baseline, self._verifier_snapshot())
+            logs = self.root / ROOTS[LOGS_DIR]
+            os.chmod(logs, 0o755)
+            self._fresh_dir(self.root / ROOTS[TESTS_DIR])
+            self._fresh_dir(logs / "verifier")
+            self.upload_dir(Path(tests_dir), TESTS_DIR)
+            now = {**host_snapshot(self.root / ROOTS[TESTS_DIR], TESTS_DIR), **host_snapshot(logs / "verifier",
+                                                                                               VERIFIER_DIR)}
+            left = unexpected(expected_tests(tests_dir), now, change="not_cleared")
+            result = (self._run(command, timeout_s, cwd, {**VERIFIER_ENV}, read_only=(TESTS_DIR,))
+                      if not self._missing_cwd(cwd) else
+                      ExecResult(exit_code=1, output=f"bash: cd: {cwd}: No such file or directory\n", duration_s=0.0))
+            rewards = {}
+            for name in REWARD_FILES:
+                try:
+                    rewards[name] = self.read_file(f"{VERIFIER_DIR}/{name}")
+                except (OSError, SandboxPathError):
+                    pass
+        return VerifierRun(result=result, rewards=rewards, tampering=tuple(found + left))
+
     def _missing_cwd(self, cwd: str) -> bool:
         """True when cwd is inside a sandbox root and does not exist (the agent's doing)."""
         try:
@@ -713,7 +768,8 @@ class LocalSandbox:
             return True
         return not host.is_dir()
 
-    def _run(self, command: str, timeout_s: float, cwd: str, env: dict[str, str]) -> ExecResult:
+    def _run(self, command: str, timeout_s: float, cwd: str, env: dict[str, str],
+             read_only: tuple[str, ...] = ()) -> ExecResult:
         lim = self.limits
         out = _Output(lim.max_output_bytes)
         status_r, status_w = os.pipe()
@@ -726,8 +782,8 @@ class LocalSandbox:
         deadline = start + timeout_s
         try:
             proc = subprocess.Popen(
-                self._argv(command, cwd, env, status_w), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(status_w,),
+                self._argv(command, cwd, env, status_w, read_only), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(status_w, *self._pass_fds),
                 start_new_session=True, umask=0o022, env={"PATH": "/usr/bin:/bin"}, **kwargs)
         except OSError as e:
             os.close(status_r)
@@ -888,3 +944,6 @@ class LocalSandbox:
                 except (ProcessLookupError, PermissionError):
                     pass
             time.sleep(0.01)
+
+
+LocalSandboxBackend.sandbox_class = LocalSandbox

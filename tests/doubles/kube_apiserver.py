@@ -5,7 +5,11 @@ message: 0 stdin, 1 stdout, 2 stderr, 3 the Status JSON with the exit code; `v5`
 told to offer it, with its close-stdin message). The real `kubernetes` client is what talks to
 it; nothing here imports the backend.
 
-Each pod becomes a local bubblewrap sandbox (actors/sandbox/local.py) once it "starts": an
+Each pod becomes a local bubblewrap sandbox (actors/sandbox/local.py) once it "starts", with one
+pid namespace for the pod's life, as a container has: its pid 1 is a keep-alive shell (like
+the pod's own command), every exec'd process joins that namespace (bwrap `--userns`/`--pidns`),
+and what a command leaves running in the background lives on after the exec, until something
+kills it or the pod goes. An
 `ImageRegistry` maps an image name to the files the image would hold (a task's environment
 files, from its Dockerfile's COPY lines, as the local backend places them), and an unknown
 image fails to pull, as it would. Pods evolve as on a real node: Pending, then scheduled,
@@ -39,12 +43,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import errno
+import fcntl
 import json
 import os
 import queue
 import re
 import shlex
 import shutil
+import signal
+import subprocess
 import tempfile
 import threading
 import time
@@ -277,8 +284,90 @@ def _rbac(method: str, path: str) -> tuple[str, tuple[str, ...]] | None:
                     .get(method, (method.lower(),)))
 
 
+NS_GET_USERNS = 0xB701
+"""ioctl(2) on a namespace file: a descriptor of the user namespace that owns it (ioctl_ns(2))."""
+POD_INIT = "echo ready; exec >/dev/null; trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"
+"""The pod's pid 1 (as kube_pod.KEEP_ALIVE): SIGKILL from inside its namespace does not reach it."""
+
+
+class _PodSandbox(LocalSandbox):
+    """A container: processes outlive the exec that started them. The pod's pid 1 is started with
+    the first command; each exec's bwrap joins its user and pid namespaces instead of making new ones
+    (it still gets a mount namespace of its own, with the same binds)."""
+
+    _holder: subprocess.Popen | None = None
+    _init_pid = _init_fd = 0
+
+    def _start_pod(self) -> None:
+        status_r, status_w = os.pipe()
+        argv = LocalSandbox._argv(self, "", "/", {}, status_w)
+        argv = argv[:argv.index("--as-pid-1")] + ["--as-pid-1", "bash", "-c", POD_INIT]
+        kwargs: dict[str, Any] = {}
+        if self.uid is not None:
+            kwargs.update(user=self.uid, group=self.uid, extra_groups=[])
+        try:
+            self._holder = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL, pass_fds=(status_w,), start_new_session=True,
+                                            env={"PATH": "/usr/bin:/bin"}, **kwargs)
+        finally:
+            os.close(status_w)
+        buf = b""
+        with os.fdopen(status_r, "rb") as status:
+            while b"child-pid" not in buf:
+                chunk = status.readline()
+                if not chunk:
+                    raise SandboxError("the pod's pid 1 did not start")
+                buf += chunk
+        self._init_pid = int(json.loads(buf.splitlines()[-1])["child-pid"])
+        assert self._holder.stdout is not None
+        with self._holder.stdout:  # its line once it runs: bwrap's setup (uid maps) is done
+            if self._holder.stdout.readline() != b"ready\n":
+                raise SandboxError("the pod's pid 1 did not start")
+        self._init_fd = os.pidfd_open(self._init_pid)
+        pidns = os.open(f"/proc/{self._init_pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        # The user namespace that owns it (joining it gives the rights to join the pid namespace);
+        # not /proc/PID/ns/user, which bwrap's --disable-userns swaps for a nested one at some point.
+        userns = fcntl.ioctl(pidns, NS_GET_USERNS)
+        os.set_inheritable(userns, False)
+        self._pass_fds = (userns, pidns)
+
+    def _argv(self, command: str, cwd: str, env: dict[str, str], status_fd: int,
+              read_only: tuple[str, ...] = ()) -> list[str]:
+        if self._holder is None:
+            self._start_pod()
+        argv = super()._argv(command, cwd, env, status_fd, read_only)
+        i = argv.index("--unshare-all")
+        userns, pidns = self._pass_fds
+        argv[i:i + 3] = ["--userns", str(userns), "--pidns", str(pidns), "--unshare-net", "--unshare-ipc",
+                         "--unshare-uts", "--unshare-cgroup-try"]
+        # bwrap forks through an intermediate process to enter the pid namespace, and --die-with-parent
+        # then kills the command now and then (SIGKILL when that intermediate exits): without it, the
+        # command still dies with the pod, whose pid 1 has it.
+        argv.remove("--die-with-parent")
+        return argv[:argv.index("--as-pid-1")] + ["bash", "-c", command]
+
+    @staticmethod
+    def _reap_namespace(ns_link: str) -> None:
+        """An exec that is stopped leaves the pod's other processes alone, as in a container."""
+
+    def close(self) -> None:
+        holder, self._holder = self._holder, None
+        if holder is not None:
+            try:  # from outside: the whole pid namespace dies (a pidfd: never another process that reused the pid)
+                signal.pidfd_send_signal(self._init_fd, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            holder.wait()
+            for fd in (*self._pass_fds, self._init_fd):
+                os.close(fd)
+            self._pass_fds = ()
+        super().close()
+
+
 class _PodBackend(LocalSandboxBackend):
-    """The local backend, plus the pod's exec spool bound at /.kube-exec."""
+    """The local backend, plus the pod's exec spool bound at /.kube-exec, making pods."""
+
+    sandbox_class = _PodSandbox
 
     def __init__(self, spool: Path, **kw: Any):
         super().__init__(**kw)
