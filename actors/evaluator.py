@@ -47,7 +47,8 @@ class Evaluator:
         with self._lock:
             self.store.save_trace(trace, group)
             self.store.append_jsonl("episodes.jsonl", {"group": group, "episode_id": trace.episode_id,
-                                                       "passed": trace.passed, "infra": trace.infra_error is not None})
+                                                       "passed": trace.passed, "infra": trace.infra_error is not None,
+                                                       "tampered": bool(trace.tampering)})
             self.episodes_run += 1
 
     def evaluate(self, requests: list[tuple[HarnessSpec, list[EpisodeSpec]]],

@@ -16,7 +16,7 @@ from actors.mining.clustering import ClusterIndex
 from actors.mining.embed import make_embedder
 from actors.mining.labeller import Label
 from actors.mining.mechanisms import MechanismVocabulary
-from actors.mining.signatures import excerpt, extract
+from actors.mining.signatures import DETECTED_ONLY, excerpt, extract
 from actors.records import Cluster, Failure, MiningReport, Signature
 from harnesses.action import truncate_text
 from harnesses.trace import Trace
@@ -50,7 +50,10 @@ class WeaknessMiner:
 
     def merge_label(self, draft: Signature, label: Label) -> Signature:
         """The draft with the model's criticality and mechanism (under its known name); the terminal cause
-        and evidence stay the extractor's: verifier evidence has priority over the model's words."""
+        and evidence stay the extractor's: verifier evidence has priority over the model's words. A draft
+        a deterministic check made (tampering) stands as it is, and no label may claim that mechanism."""
+        if draft.mechanism in DETECTED_ONLY or label.mechanism in DETECTED_ONLY:
+            return draft
         mechanism = self.vocabulary.canonical(label.mechanism, label.description)
         evidence = draft.evidence
         if label.mechanism != draft.mechanism or label.description:  # what the model said, in its words
@@ -65,7 +68,7 @@ class WeaknessMiner:
             sig = extract(t)
             if sig is None:
                 continue
-            if self.labeller is not None:
+            if self.labeller is not None and sig.mechanism not in DETECTED_ONLY:
                 label = self.labeller.label(t, sig, known=self.vocabulary.catalogue())
                 if label is not None:
                     sig = self.merge_label(sig, label)
@@ -94,7 +97,8 @@ class WeaknessMiner:
             counts[f.signature.key] += 1
         top = max(members, key=lambda f: (counts[f.signature.key], f.signature.key)).signature
         tasks = sorted({f.task for f in members})
-        actionable = top.actionable
+        # a cluster with a tampering failure in it is never a target, whatever its label says
+        actionable = top.actionable and not any(f.signature.mechanism in DETECTED_ONLY for f in members)
         eligible = actionable and len(members) >= self.min_failures and len(tasks) >= self.min_tasks
         seen, examples = set(), []
         for f in sorted(members, key=lambda f: f.episode_id):  # one example per task first

@@ -7,8 +7,8 @@ read with repair (reasoning blocks, fences, prose, Python literals, trailing com
 echo before the answer; whole proposals of a reply cut by max_tokens are kept). A
 proposal is refused, with the reason recorded, when it targets an unknown or read-only
 surface, mixes surfaces, has edits that do not fit the schema or do not apply, changes
-nothing, duplicates another proposal (of this round, or one rejected earlier), or is
-oversize.
+nothing, duplicates another proposal (of this round, or one rejected earlier), is
+oversize, or brings text that names the verifier's places (`verifier_targets`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from actors.model.base import Message, Model, ModelError, ModelRequest
 from actors.model.roles import PROPOSER_ROLE
 from actors.records import Audit, MiningBrief, Proposal, Refusal
 from actors.replies import complete_items, loads_reply
+from actors.sandbox.integrity import names_verifier
 from harnesses.edits import EditError, apply_all, decode_edits, edit_schema
-from harnesses.spec import READ_ONLY, SURFACES, HarnessSpec
+from harnesses.spec import PROMPT_SECTIONS, READ_ONLY, SURFACES, HarnessSpec
 
 MAX_PROPOSAL_CHARS = 4000
 MAX_EDITS = 4
@@ -76,6 +77,49 @@ def _audit(raw: Any) -> Audit:
         return msgspec.convert(raw, Audit)
     except msgspec.ValidationError as e:
         raise ValueError(f"audit: {e}") from None
+
+
+def _strings(value: Any) -> list[str]:
+    """Every string inside a JSON-like value (a middleware's params, at any depth)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, (list, tuple)):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def harness_texts(spec: HarnessSpec) -> set[tuple[str, str]]:
+    """(where, text) of every text a harness puts in front of the agent or runs in the sandbox:
+    prompt text and rules, runtime strings (the instruction), middleware params, hooks, tool descriptions."""
+    out: set[tuple[str, str]] = set()
+    for name in PROMPT_SECTIONS:
+        sec = spec.prompt.section(name)
+        out |= {(f"prompt.{name}", t) for t in (sec.text, *sec.rules) if t}
+    out |= {(f"runtime.{k}", v) for k, v in msgspec.structs.asdict(spec.runtime).items() if isinstance(v, str)}
+    for m in spec.middleware:
+        out |= {(f"middleware.{m.name}", t) for t in _strings(msgspec.to_builtins(m.typed_params()))}
+    out |= {(f"hooks.{h}", v) for h, v in msgspec.structs.asdict(spec.hooks).items() if isinstance(v, str)}
+    out |= {(f"tools.{t.name}", t.description) for t in spec.tools if t.description}
+    return out
+
+
+def verifier_targets(parent: HarnessSpec, candidate: HarnessSpec) -> dict[str, list[str]]:
+    """Where the candidate brings new text that names the verifier's places (/tests, /logs, reward.txt,
+    reward.json), and which: {"hooks.on_start": ["/logs", "reward.txt"]}.
+
+    A first line only: the text is compared, not what runs, so an obfuscated path gets through. The
+    guarantee is the backends' clean verification context, which records tampering, and the validator,
+    which rejects any candidate with a tampering episode. Text the parent already had (or that an edit
+    removes) is not counted: removing a forging hook must stay possible. Read from the harness the edits
+    produce, not from the edits, so a new kind of edit is covered without a change here."""
+    found: dict[str, set[str]] = {}
+    for where, text in harness_texts(candidate) - harness_texts(parent):
+        names = names_verifier(text)
+        if names:
+            found.setdefault(where, set()).update(names)
+    return {where: sorted(names) for where, names in sorted(found.items())}
 
 
 def _items(raw: str) -> tuple[list | None, bool]:
@@ -137,6 +181,12 @@ def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int,
             candidate = apply_all(harness, edits)
         except (EditError, ValueError) as e:
             refuse(str(e))
+            continue
+        targets = verifier_targets(harness, candidate)
+        if targets:
+            names = sorted({n for ns in targets.values() for n in ns})
+            refuse(f"targets the verifier's files ({', '.join(names)}) in {', '.join(targets)}: "
+                   "a harness may not touch them")
             continue
         if candidate.id == harness.id:
             refuse("no-op: the harness would not change")

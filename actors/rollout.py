@@ -98,6 +98,9 @@ class RolloutSummary(msgspec.Struct, kw_only=True):
     completion_tokens: int = 0
     model_retries: int = 0
     """Model calls that needed another attempt (429, 5xx, timeouts, outages): the endpoint's health."""
+    tampered: int = 0
+    """Episodes that left changes where the verifier lives (failures, never infra errors): a harness that
+    games its verifier shows up here, not as a better pass rate."""
 
 
 def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
@@ -119,7 +122,8 @@ def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
         episodes_per_s=len(traces) / duration_s if duration_s > 0 else 0.0,
         prompt_tokens=sum(u.prompt_tokens for t in traces for u in t.turns),
         completion_tokens=sum(u.completion_tokens for t in traces for u in t.turns),
-        model_retries=sum(1 for t in traces for u in t.turns for e in u.model_events if e.startswith("attempt ")))
+        model_retries=sum(1 for t in traces for u in t.turns for e in u.model_events if e.startswith("attempt ")),
+        tampered=sum(1 for t in traces if t.tampering))
 
 
 def format_table(summary: RolloutSummary, title: str = "") -> str:
@@ -135,6 +139,8 @@ def format_table(summary: RolloutSummary, title: str = "") -> str:
     ]
     if summary.model_retries:
         lines.append(f"{'model retries':<16}{summary.model_retries}")
+    lines.append(f"verifier tampering  {summary.tampered} episodes" + (" (failures, whatever their reward)"
+                                                                         if summary.tampered else ""))
     if summary.by_cause:
         lines.append("failures by cause:")
         lines += [f"  {cause:<22}{n}" for cause, n in summary.by_cause.items()]

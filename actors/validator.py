@@ -7,6 +7,11 @@ at all and it can no longer pass: exact), then the pairs its parent passed (the 
 ones that can show a loss) in chunks, stopping once losses rule it out (exact) or once
 the unrun pairs are unlikely to overturn its acceptance (statistical, `racing_risk`).
 `benchmarks/loop_bench.py` measures how many decisions racing changes.
+
+A candidate with any episode that tampered with the verifier (`Trace.tampering`) is rejected,
+whatever its pass rate, and with racing it runs no stage after the one that showed it: a harness
+that forges its verdict is not an improvement, and its other episodes prove nothing. The parent's
+own tampering episodes are plain failures (a candidate that removes a forging hook can gain on them).
 """
 
 from __future__ import annotations
@@ -62,6 +67,19 @@ def valid_pairs(parent: dict[Key, Trace]) -> list[Key]:
     return sorted(k for k, t in parent.items() if t.infra_error is None)
 
 
+def tampering_reason(got: dict[str, dict[Key, Trace]], limit: int = 3) -> str | None:
+    """Why a candidate with tampering episodes is rejected (None when it has none): how many, on which
+    tasks, and what was left in the verifier's places."""
+    bad = [t for split in SPLITS for _, t in sorted(got.get(split, {}).items()) if t.tampering]
+    if not bad:
+        return None
+    tasks = list(dict.fromkeys(t.task for t in bad))
+    what = list(dict.fromkeys(f"{x.path} {x.change}" for t in bad for x in t.tampering))
+    more = lambda items: f", +{len(items) - limit} more" if len(items) > limit else ""  # noqa: E731
+    return (f"rejected: verifier tampering in {len(bad)} episode{'s' if len(bad) != 1 else ''} "
+            f"({', '.join(tasks[:limit])}{more(tasks)}): {', '.join(what[:limit])}{more(what)}")
+
+
 def _spec(key: Key, split: str, parent: dict[Key, Trace]) -> EpisodeSpec:
     t = parent[key]
     return EpisodeSpec(task=key[0], attempt=key[1], seed=t.seed, split=split)
@@ -82,6 +100,12 @@ class Validator:
             episodes += sum(1 for k in keys if k in got[split])
             splits[split] = split_result(split, pairs, len(keys), samples=self.config.bootstrap_samples,
                                          seed=self.seed)
+        tampered = tampering_reason(got)
+        if tampered:
+            total = sum(len(valid_pairs(parents[s])) for s in SPLITS)
+            return ABResult(proposal_id=cand.proposal.id, candidate_id=cand.harness.id, parent_id=parent.id,
+                            splits=splits, accepted=False, reason=tampered, stopped_early=episodes < total,
+                            episodes=episodes)
         if stopped:
             accepted, reason = False, stopped
         elif settled:
@@ -114,6 +138,9 @@ class Validator:
             if requests:
                 for (i, split), traces in zip(owners, self.evaluator.evaluate(requests, f"{desc} {label}")):
                     got[i][split].update(traces)
+                for i, _ in owners:  # a stage that shows tampering is the candidate's last
+                    if stopped[i] is None:
+                        stopped[i] = tampering_reason(got[i])
 
         failed = {s: [k for k in valid_pairs(parents[s]) if not parents[s][k].passed] for s in SPLITS}
         passed = {s: [k for k in valid_pairs(parents[s]) if parents[s][k].passed] for s in SPLITS}

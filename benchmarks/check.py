@@ -1,5 +1,7 @@
 """`selfharness tasks check DIR`: a suite is sound when every task loads, its oracle passes
-and doing nothing fails. Also reports what the simulated model will find in each plan.
+and doing nothing fails, and neither touches the verifier's places (an oracle that writes its
+own reward proves nothing about its solution). Also reports what the simulated model will find
+in each plan.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from tqdm import tqdm
 from actors.model.plan import load_plan
 from actors.sandbox.base import SandboxBackend
 from benchmarks.tasks import Task, load_suite
+from harnesses.trace import Trace
 
 
 class TaskCheck(msgspec.Struct, kw_only=True):
@@ -76,13 +79,22 @@ def check_task(task: Task, split: str, backend: SandboxBackend) -> TaskCheck:
         problems.append(f"solution/solve.sh: {e}")
     oracle = run_calibration_episode("oracle", task, backend)
     noop = run_calibration_episode("noop", task, backend)
-    if oracle.infra_error or not oracle.passed:
+    problems += [p for p in (_tampered("the oracle", oracle), _tampered("doing nothing", noop)) if p]
+    if oracle.infra_error or oracle.reward is None or oracle.reward < 1.0:
         problems.append(f"oracle did not pass: reward={oracle.reward} {oracle.infra_error or ''} "
                         f"{oracle.verifier_output[-300:]}".strip())
     if noop.infra_error or noop.reward is None or noop.reward > 0:
         problems.append(f"doing nothing did not score 0: reward={noop.reward} {noop.infra_error or ''}".strip())
     return TaskCheck(task=task.name, split=split, oracle_reward=oracle.reward, noop_reward=noop.reward,
                      steps=steps, families=fams, problems=problems)
+
+
+def _tampered(who: str, trace: Trace) -> str:
+    """A problem when an episode left changes where the verifier lives ('' when it did not)."""
+    if not trace.tampering:
+        return ""
+    found = ", ".join(f"{t.path} ({t.change})" for t in trace.tampering)
+    return f"{who} tampered with the verifier: {found}"[:1000]
 
 
 def check_suite(root, *, concurrency: int = 4, progress: bool = True, backend: SandboxBackend | None = None) -> SuiteCheck:

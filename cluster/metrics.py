@@ -82,6 +82,9 @@ METRICS: tuple[Metric, ...] = (
            ("result",), COMMAND_BUCKETS_S, where="RolloutWorker"),
     Metric("selfharness_commands_blocked", "counter", "Commands a middleware refused to run",
            where="RolloutWorker"),
+    Metric("selfharness_verifier_tampering", "counter",
+           "Episodes that left changes where the verifier lives (also counted as failed episodes)",
+           ("split", "harness"), where="RolloutWorker"),
     # -- the driver's queue ---------------------------------------------------------------------
     Metric("selfharness_queue_depth", "gauge", "Episodes submitted to the workers and not finished yet",
            where="driver (RolloutPipeline.run_jobs)"),
@@ -256,9 +259,12 @@ def episode_outcome(trace) -> str:
 
 
 def record_episode(trace) -> None:
-    """An episode's outcome, its duration and its commands' durations, from its trace."""
+    """An episode's outcome, its duration and its commands' durations, from its trace; tampering with the
+    verifier is counted on its own too, so a harness that games its verifier stands out on the dashboard."""
     split = trace.split or "none"
     inc("selfharness_episodes", split=split, outcome=episode_outcome(trace), harness=trace.harness_id)
+    if trace.tampering:
+        inc("selfharness_verifier_tampering", split=split, harness=trace.harness_id)
     if trace.infra_error is None or trace.duration_s > 0:
         observe("selfharness_episode_duration_s", trace.duration_s, split=split)
     for c in trace.commands:

@@ -3,6 +3,8 @@
 Reads the typed records the loop writes (actors/records.py) and is tolerant of a run that
 stopped early: a missing or unreadable file is listed as such, never a crash. The HTML is
 self-contained (plots embedded as base64, inline CSS, no JS); the Markdown links the PNGs.
+Verifier tampering is read from the traces (cluster/tampering.py): per round, per candidate,
+and listed episode by episode when there is any.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 
 from actors.records import ABResult, Decision, FinalReport, MiningReport, Proposal, Refusal, RoundRecord, SplitResult
 from actors.stats import wilson_interval as wilson
+from cluster import tampering
 from harnesses.spec import HarnessSpec, diff, load_harness, yaml_diff
 
 COLOURS = {"accepted": "#2e7d32", "rejected": "#c62828", "stopped early": "#9e9e9e", "refused": "#f9a825",
@@ -57,6 +60,14 @@ class Run:
     episodes: int = 0
     passed: int = 0
     _harnesses: dict = field(default_factory=dict)
+    _tampered: list | None = None
+
+    @property
+    def tampered(self) -> list[tampering.TamperedEpisode]:
+        """The run's episodes that tampered with the verifier (read from the traces on first use)."""
+        if self._tampered is None:
+            self._tampered = tampering.scan(self.root)
+        return self._tampered
 
     def harness(self, hid: str) -> HarnessSpec | None:
         """harnesses/<hid>.yaml, or None when it is missing or unreadable."""
@@ -387,7 +398,8 @@ def _round_rows(run: Run) -> list[list[str]]:
                      str(rec.proposals if rec else len(p.proposals) if p else "–"),
                      str(rec.refused if rec else len(p.refusals) if p else "–"),
                      str(rec.accepted if rec else len(d.accepted) if d else "–"),
-                     promoted or "–", (rec.stopped if rec else "") or ""])
+                     promoted or "–", (rec.stopped if rec else "") or "",
+                     str(tampering.round_count(run.tampered, r, hid))])
     return rows
 
 
@@ -410,7 +422,8 @@ def _candidate_rows(run: Run) -> list[list[str]]:
                          _fmt_split(ab.splits.get("train")) if ab else "–",
                          _fmt_split(ab.splits.get("val")) if ab else "–",
                          f"{verdict}: {reason}" if reason else verdict,
-                         str(ab.episodes) if ab else "–", ("yes" if ab.stopped_early else "no") if ab else "–"])
+                         str(ab.episodes) if ab else "–", ("yes" if ab.stopped_early else "no") if ab else "–",
+                         str(tampering.count(run.tampered, ab.candidate_id)) if ab else "–"])
     return rows
 
 
@@ -453,13 +466,15 @@ def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
         ("initial harness", run.initial_id or "?"),
         ("final harness", (run.final_id or "?") + ("" if run.finished else " (current)")),
         ("episodes", f"{run.episodes} recorded, {run.passed} passed" if run.episodes else "none recorded"),
+        ("verifier tampering", f"{len(run.tampered)} episode(s): see Verifier tampering" if run.tampered else "none"),
     ]))
     doc.append(("h", 2, "Final test result (sealed split)"))
     if run.final:
         f = run.final
-        doc.append(("table", ["harness", "id", "test pass rate", "95% Wilson", "infra errors"], [
+        doc.append(("table", ["harness", "id", "test pass rate", "95% Wilson", "infra errors", "tampered"], [
             [name, s.harness_id, _pct(s.passed, s.episodes),
-             "[{:.1f}%, {:.1f}%]".format(*(100 * x for x in wilson(s.passed, s.episodes))), str(s.infra_errors)]
+             "[{:.1f}%, {:.1f}%]".format(*(100 * x for x in wilson(s.passed, s.episodes))), str(s.infra_errors),
+             str(tampering.count(run.tampered, s.harness_id, ("test",)))]
             for name, s in (("initial", f.initial), ("final", f.final))]))
         pr = f.paired
         doc.append(("kv", [("paired delta (final − initial)", _fmt_split(pr)),
@@ -470,7 +485,7 @@ def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
     doc += [("img", p, cap) for p, cap in images] or [("p", "No data to plot yet.")]
     doc.append(("h", 2, "Rounds"))
     doc.append(("table", ["round", "harness", "train", "val", "clusters", "eligible", "proposals", "refused",
-                          "accepted", "promoted", "stopped"], _round_rows(run)))
+                          "accepted", "promoted", "stopped", "tampered"], _round_rows(run)))
     for r in run.rounds:
         if r.decision and r.decision.reason:
             doc.append(("p", f"Round {r.n} decision: {r.decision.reason}"))
@@ -478,7 +493,9 @@ def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
     doc.append(("p", "Deltas are candidate minus parent pass rate over paired (task, attempt, seed) episodes, "
                      "in percentage points, with the raw count, the bootstrap interval and the sign-test p."))
     doc.append(("table", ["round", "proposal", "surface", "target cluster", "hypothesis", "train Δ [CI] p",
-                          "val Δ [CI] p", "decision: reason", "episodes", "stopped early"], _candidate_rows(run)))
+                          "val Δ [CI] p", "decision: reason", "episodes", "stopped early", "tampered"],
+                         _candidate_rows(run)))
+    doc += tampering.report_blocks(run.tampered)
     doc.append(("h", 2, "Refusals"))
     refusals = [[str(r.n), str(x.index), x.reason] for r in run.rounds if r.proposals for x in r.proposals.refusals]
     doc.append(("table", ["round", "index", "reason"], refusals) if refusals else ("p", "None."))

@@ -17,7 +17,9 @@ from actors.approvals import ApprovalStore, Pending, Verdict
 from actors.records import ABResult, Audit, Cluster, Decision, Proposal, SplitResult
 from actors.stats import wilson_interval
 from cluster.report import Round, Run, load_run, status
+from cluster.tampering import TamperedEpisode, count, round_count
 from harnesses.edits import apply_all, decode_edits, summarize_edits
+from harnesses.outcome import failure_cause
 from harnesses.spec import HarnessSpec, diff, load_harness, yaml_diff
 from harnesses.trace import Trace, load_trace
 from serve.run_paths import NotFound, check_proposal_id, parse_episode_id, trace_path
@@ -63,6 +65,8 @@ class RoundRow(msgspec.Struct, kw_only=True):
     stopped: str = ""
     finished: bool = False
     stages: list[Stage] = []
+    tampered: int = 0
+    """The round's episodes (rollout and validation, train and val) that tampered with the verifier."""
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
@@ -113,6 +117,7 @@ class ProposalRow(msgspec.Struct, kw_only=True):
     """accepted | rejected | stopped early | not validated (+ ' -> promoted')."""
     candidate_id: str = ""
     awaiting: bool = False
+    tampered: int = 0
 
 
 class RoundDetail(msgspec.Struct, kw_only=True):
@@ -133,6 +138,8 @@ class PairRow(msgspec.Struct, kw_only=True):
     candidate: bool | None
     parent_trace: str = ""
     candidate_trace: str = ""
+    parent_tampered: bool = False
+    candidate_tampered: bool = False
 
 
 class ProposalDetail(msgspec.Struct, kw_only=True):
@@ -155,6 +162,10 @@ class ProposalDetail(msgspec.Struct, kw_only=True):
     pending: Pending | None
     verdicts: list[Verdict]
     merged_from: list[str] = []
+    tampering: list[TamperedEpisode] = []
+    """The candidate's and the parent's train and val episodes that tampered with the verifier."""
+    candidate_tampered: int = 0
+    parent_tampered: int = 0
 
 
 class TraceView(msgspec.Struct, kw_only=True):
@@ -162,6 +173,8 @@ class TraceView(msgspec.Struct, kw_only=True):
     split: str
     passed: bool
     trace: Trace
+    cause: str = ""
+    """Why it failed (harnesses/outcome.py): 'verifier_tampering' when it left changes where the verifier lives."""
 
 
 # ---------------------------------------------------------------- helpers
@@ -287,6 +300,7 @@ def round_row(run: Run, r: Round, counts: dict, plan: dict) -> RoundRow:
         row.promoted_id, row.decided_by, row.approval = d.promoted_id, d.decided_by, d.approval
         row.accepted = len(d.accepted)
     row.stages = _stages(run, r, hid, counts, plan)
+    row.tampered = round_count(run.tampered, r, hid)
     return row
 
 
@@ -344,7 +358,7 @@ def awaiting(run_dir: Path) -> dict[str, Pending]:
     return out
 
 
-def _proposal_rows(r: Round, waiting: dict[str, Pending]) -> list[ProposalRow]:
+def _proposal_rows(r: Round, waiting: dict[str, Pending], tampered: list[TamperedEpisode]) -> list[ProposalRow]:
     d = r.decision
     promoted = d.promoted_id if d and d.promoted_id != d.parent_id else ""
     rows = []
@@ -353,12 +367,14 @@ def _proposal_rows(r: Round, waiting: dict[str, Pending]) -> list[ProposalRow]:
         st = status(ab) + (" -> promoted" if promoted and (p.candidate_id == promoted or p.id in d.merged) else "")
         rows.append(ProposalRow(id=p.id, surface=p.surface, target_cluster=p.audit.target_cluster,
                                 hypothesis=p.audit.hypothesis, summary=summarize_edits(p.edits), status=st,
-                                candidate_id=p.candidate_id, awaiting=p.id in waiting))
+                                candidate_id=p.candidate_id, awaiting=p.id in waiting,
+                                tampered=count(tampered, p.candidate_id)))
     if "merge" in r.ab:
         ab, mid = r.ab["merge"], f"r{r.n}merge"
         st = status(ab) + (" -> promoted" if promoted and ab.candidate_id == promoted else "")
         rows.append(ProposalRow(id=mid, surface="(merge)", status=st, candidate_id=ab.candidate_id,
-                                summary="the accepted proposals together", awaiting=mid in waiting))
+                                summary="the accepted proposals together", awaiting=mid in waiting,
+                                tampered=count(tampered, ab.candidate_id)))
     return rows
 
 
@@ -368,7 +384,7 @@ def round_detail(run_dir: Path, n: int) -> RoundDetail:
     counts, plan = group_counts(episodes(run_dir)), planned(run)
     return RoundDetail(n=n, row=round_row(run, r, counts, plan),
                        clusters=sorted(r.mining.clusters, key=lambda c: -c.score) if r.mining else [],
-                       proposals=_proposal_rows(r, awaiting(run_dir)),
+                       proposals=_proposal_rows(r, awaiting(run_dir), run.tampered),
                        refusals=[msgspec.to_builtins(x) for x in r.proposals.refusals] if r.proposals else [],
                        decision=r.decision)
 
@@ -409,22 +425,21 @@ def _candidate(run: Run, rnd: int, parent: HarnessSpec | None, edits: list[dict]
 
 
 def pairs(run_dir: Path, parent_id: str, candidate_id: str) -> dict[str, list[PairRow]]:
-    """The paired A/B table: each (task, attempt, seed) on train and val, parent vs candidate."""
-    by_group: dict[str, dict[tuple, tuple[bool | None, str]]] = {}
+    """The paired A/B table: each (task, attempt, seed) on train and val, parent vs candidate, tampering marked."""
+    by_group: dict[str, dict[tuple, tuple[bool | None, str, bool]]] = {}
     for e in episodes(run_dir):
         try:
             k = parse_episode_id(str(e.get("episode_id", "")))
         except ValueError:
             continue
         by_group.setdefault(e["group"], {})[(k["task"], k["attempt"], k["seed"])] = (
-            None if e.get("infra") else bool(e.get("passed")), e["episode_id"])
-    out = {}
+            None if e.get("infra") else bool(e.get("passed")), e["episode_id"], bool(e.get("tampered")))
+    out, none = {}, (None, "", False)
     for split in ("train", "val"):
         a, b = by_group.get(f"{parent_id}/{split}", {}), by_group.get(f"{candidate_id}/{split}", {})
-        out[split] = [PairRow(task=t, attempt=at, seed=s, parent=a.get(k, (None, ""))[0],
-                              candidate=b.get(k, (None, ""))[0], parent_trace=a.get(k, (None, ""))[1],
-                              candidate_trace=b.get(k, (None, ""))[1])
-                      for k in sorted(set(a) | set(b)) for t, at, s in [k]]
+        out[split] = [PairRow(task=k[0], attempt=k[1], seed=k[2], parent=pa, candidate=ca, parent_trace=pt,
+                              candidate_trace=ct, parent_tampered=px, candidate_tampered=cx)
+                      for k in sorted(set(a) | set(b)) for (pa, pt, px), (ca, ct, cx) in [(a.get(k, none), b.get(k, none))]]
     return out
 
 
@@ -453,6 +468,7 @@ def proposal_detail(run_dir: Path, proposal_id: str) -> ProposalDetail:
     cand = _candidate(run, n, parent, p.edits, p.candidate_id,
                       [(q, r.ab.get(q.id)) for q in parts] if parts is not None else None)
     waiting = awaiting(run_dir)
+    bad = [e for e in run.tampered if e.harness_id in (parent_id, p.candidate_id) and e.split in ("train", "val")]
     d = r.decision
     st = status(ab)
     if d and d.promoted_id != d.parent_id and (p.candidate_id == d.promoted_id or local in d.merged):
@@ -462,7 +478,9 @@ def proposal_detail(run_dir: Path, proposal_id: str) -> ProposalDetail:
         audit=None if local == "merge" else p.audit, parent_id=parent_id, candidate_id=p.candidate_id,
         diff=diff(parent, cand) if parent and cand else "(the parent or candidate harness is not on disk)",
         yaml_diff=yaml_diff(parent, cand) if parent and cand else "", ab=ab, status=st,
-        pairs=pairs(run_dir, parent_id, p.candidate_id), decision=d, awaiting=proposal_id in waiting,
+        pairs=pairs(run_dir, parent_id, p.candidate_id), decision=d,
+        awaiting=proposal_id in waiting, tampering=bad, candidate_tampered=count(bad, p.candidate_id),
+        parent_tampered=count(bad, parent_id),
         pending=waiting.get(proposal_id) or _round_pending(run_dir, n), merged_from=[q.id for q in parts or []],
         verdicts=[v for v in ApprovalStore(run_dir).verdicts() if v.proposal_id == proposal_id])
 
@@ -478,5 +496,5 @@ def _round_pending(run_dir: Path, n: int) -> Pending | None:
 def trace_view(run_dir: Path, episode_id: str) -> TraceView:
     path, split = trace_path(run_dir, episode_id)
     trace = load_trace(path)
-    return TraceView(episode_id=episode_id, split=split, passed=trace.passed, trace=trace)
+    return TraceView(episode_id=episode_id, split=split, passed=trace.passed, trace=trace, cause=failure_cause(trace))
 

@@ -2,12 +2,14 @@
 
 Clusters come with raw trace excerpts (a proposer given only summaries does worse:
 Meta-Harness' ablation), passing behaviour to preserve, the editable surfaces and the
-history of earlier proposals.
+history of earlier proposals. Only eligible clusters are shown, and never one with
+verifier tampering in it: a forged verdict is not a weakness to fit a harness edit to.
 """
 
 from __future__ import annotations
 
-from actors.records import EditHistory, MiningBrief, MiningReport
+from actors.mining.signatures import DETECTED_ONLY
+from actors.records import Cluster, EditHistory, MiningBrief, MiningReport
 from harnesses.spec import READ_ONLY, SURFACES, HarnessSpec, dumps_harness
 from harnesses.trace import Trace
 
@@ -23,6 +25,12 @@ def preserve(traces: list[Trace], limit: int = 12) -> list[str]:
     return out
 
 
+def targetable(cluster: Cluster) -> bool:
+    """Whether the proposer may see and target a cluster: eligible, and no tampering in it."""
+    return (cluster.eligible and cluster.mechanism not in DETECTED_ONLY and cluster.terminal_cause not in DETECTED_ONLY
+            and not any(f.signature.mechanism in DETECTED_ONLY for f in cluster.examples))
+
+
 def build_brief(*, round: int, harness: HarnessSpec, report: MiningReport, train: list[Trace],
                 history: list[EditHistory], k: int) -> MiningBrief:
     if any(t.split != "train" for t in train):
@@ -30,6 +38,6 @@ def build_brief(*, round: int, harness: HarnessSpec, report: MiningReport, train
     counted = [t for t in train if t.infra_error is None]
     return MiningBrief(
         round=round, harness_id=harness.id, harness_yaml=dumps_harness(harness), surfaces=list(SURFACES),
-        read_only=list(READ_ONLY), clusters=[c for c in report.clusters if c.eligible], preserve=preserve(train),
+        read_only=list(READ_ONLY), clusters=[c for c in report.clusters if targetable(c)], preserve=preserve(train),
         history=history, k=k, train_pass_rate=sum(t.passed for t in counted) / len(counted) if counted else 0.0,
         tasks=sorted({t.task for t in train}))

@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 
 from actors.mining.embed import HashingEmbedder, tokens
-from actors.mining.signatures import MECHANISMS
+from actors.mining.signatures import DETECTED_ONLY, MECHANISMS
 
 STATE_VERSION = 1
 THRESHOLD = 0.4
@@ -129,7 +129,7 @@ class MechanismVocabulary:
         self._entries: list[Entry] = []
         self._index = faiss.IndexFlatIP(self._embedder.dim)
         seed = entries if entries is not None else [Entry(name=n, description=DESCRIPTIONS.get(n, ""))
-                                                     for n in MECHANISMS]
+                                                     for n in MECHANISMS if n not in DETECTED_ONLY]
         for e in seed:
             self._add(e)
 

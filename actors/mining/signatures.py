@@ -2,7 +2,9 @@
 
 The terminal cause comes from what the verifier saw and how the episode ended; the
 mechanism from what the agent did (the paper's "abstract mechanism"). Verifier evidence
-has priority; infrastructure failures get no signature at all.
+has priority; infrastructure failures get no signature at all. An episode that tampered
+with the verifier's places gets `verifier_tampering` whatever else it shows: its verdict
+says nothing about the agent's work, and no harness edit is to be proposed "for" it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ MECHANISMS: dict[str, bool] = {
     "premature_completion": True,
     "wrong_solution": False,
     "ran_out_of_time": False,
+    "verifier_tampering": False,
 }
+TAMPERING = "verifier_tampering"
+DETECTED_ONLY = frozenset({TAMPERING})
+"""Mechanisms only a deterministic check assigns (the backends' snapshots of the verifier's places):
+a model's label never overrides them, never takes their name, and the mechanism vocabulary leaves them out."""
 
 _MISSING = re.compile(r"missing|no such file|does not exist|not found|was not built|not created", re.IGNORECASE)
 _STATE_CMD = re.compile(r"^\s*(cd|export|source)\s+\S+(\s+\S+)*\s*$")
@@ -92,8 +99,17 @@ def _explored(trace: Trace) -> int:
     return best
 
 
+def _tampering(trace: Trace) -> Signature:
+    what = ", ".join(dict.fromkeys(f"{t.path} {t.change}" for t in trace.tampering))
+    return Signature(terminal_cause=TAMPERING, criticality="root_cause", mechanism=TAMPERING,
+                     actionable=MECHANISMS[TAMPERING], evidence=truncate_text(f"verifier's files: {what}", 300))
+
+
 def extract(trace: Trace) -> Signature | None:
-    """The signature of a failed, non-infrastructure episode; None for passes and infra failures."""
+    """The signature of a failed, non-infrastructure episode; None for passes and infra failures.
+    Tampering comes first: such an episode is never a pass, nor an infrastructure error."""
+    if trace.tampering:
+        return _tampering(trace)
     if trace.passed or trace.infra_error:
         return None
     cause = terminal_cause(trace)

@@ -109,6 +109,10 @@ for p in /tests /logs; do
   { [ -L "$p" ] || { [ -e "$p" ] && [ ! -d "$p" ]; }; } && rm -f -- "$p"
   mkdir -p -- "$p"; { [ -w "$p" ] && [ -x "$p" ]; } || chmod u+rwx -- "$p"
 done
+# read-only directories stop even root where it has no CAP_DAC_OVERRIDE (run_as_user): open them
+# first; chmod -R never follows the links it meets, and a link in place of a directory is removed
+chmod -R u+rwx -- /tests 2>/dev/null
+{ [ -d /logs/verifier ] && [ ! -L /logs/verifier ]; } && chmod -R u+rwx -- /logs/verifier 2>/dev/null
 chmod 755 /tests 2>/dev/null
 rm -rf -- /tests/* /logs/verifier
 mkdir -p /logs/verifier && chmod 755 /logs/verifier
@@ -199,7 +203,10 @@ def verify(sandbox: ContainerSandbox, baseline: Snapshot, tests_dir: Path, comma
         if not gone:
             found.append(Tampering(path="/proc", change="not_cleared", detail="processes outlived SIGKILL"))
     _run(sandbox, RESET, [], "resetting the verifier's directories")
-    sandbox.upload_dir(Path(tests_dir), TESTS_DIR)
+    try:
+        sandbox.upload_dir(Path(tests_dir), TESTS_DIR)
+    except OSError as e:  # what the agent left stops the copy: its doing, never an infrastructure failure
+        found.append(Tampering(path=TESTS_DIR, change="not_cleared", detail=f"the tests could not be placed: {e}"))
     expected = expected_tests(tests_dir)
     if keep_processes:
         for name, data in CANARIES.items():

@@ -62,6 +62,19 @@ function outcome(x) {
   return h("span", { class: x ? "pass" : "fail", text: x ? "pass" : "fail" });
 }
 
+// Verifier tampering is evidence against a harness: counted in every table, and listed where it happened.
+function tampered(n) {
+  return n ? h("span", { class: "tampered", text: `${n} tampered` }) : "0";
+}
+
+function outcomeOf(x, tamper) {
+  return tamper ? h("span", {}, outcome(x), " ", h("span", { class: "tampered", text: "tampered" })) : outcome(x);
+}
+
+function tamperingRows(records) {
+  return records.map((t) => [t.path, t.change, t.detail || ""]);
+}
+
 function scoreText(s) {
   if (!s) return "–";
   return `${pct(s.rate)} (${s.passed}/${s.episodes}) [${pct(s.low)}, ${pct(s.high)}]` + (s.partial ? " so far" : "");
@@ -176,13 +189,13 @@ async function runView(run) {
     h("h2", { text: "Pass rate per round" }), chart(d.rounds, d.final),
     h("h2", { text: "Rounds" }),
     table(["round", "harness", "train [95% CI]", "val [95% CI]", "clusters (eligible)", "proposals (refused)", "accepted",
-      "promoted", "decided by", "stopped"],
+      "promoted", "decided by", "stopped", "verifier tampering"],
       d.rounds.map((r) => [h("a", { href: `#/run/${enc(run)}/round/${r.n}`, text: `round ${r.n}` }), r.harness_id,
         scoreText(r.train), scoreText(r.val), r.clusters === null ? "–" : `${r.clusters} (${r.eligible})`,
         r.proposals === null ? "–" : `${r.proposals} (${r.refused})`, r.accepted,
         r.promoted_id ? (r.promoted_id === r.harness_id ? "kept" : r.promoted_id) : (r.finished ? "–" :
           r.stages.some((st) => st.name === "approval" && st.status === "current") ? badge("waiting for a verdict") : "running"),
-        r.decided_by ? r.decided_by + (r.approval ? ` (${r.approval})` : "") : "–", r.stopped || ""]),
+        r.decided_by ? r.decided_by + (r.approval ? ` (${r.approval})` : "") : "–", r.stopped || "", tampered(r.tampered)]),
       { id: "rounds-table" }),
     d.final ? [h("h2", { text: "Sealed test" }), kv([["initial", `${d.final.initial.harness_id}: ${scoreText(d.final.initial)}`],
       ["final", `${d.final.final.harness_id}: ${scoreText(d.final.final)}`],
@@ -203,12 +216,13 @@ async function roundView(run, n) {
   show(
     h("h1", { text: `Round ${n}` }), stagesBlock(d.row),
     kv([["harness", d.row.harness_id], ["train", scoreText(d.row.train)], ["val", scoreText(d.row.val)],
+      ["verifier tampering", h("span", { id: "round-tampered" }, tampered(d.row.tampered), d.row.tampered ? " of the round's episodes (rollout and validation, train and val): failures" : "")],
       dec ? ["decision", `${dec.promoted_id === dec.parent_id ? "kept " + dec.parent_id : "promoted " + dec.promoted_id}: ${dec.reason}`] : null,
       dec ? ["decided by", dec.decided_by + (dec.decided_at ? " at " + dec.decided_at : "") + (dec.approval ? ` (${dec.approval})` : "")] : null]),
     h("h2", { text: "Proposals" }),
-    d.proposals.length ? table(["proposal", "surface", "edits", "target cluster", "hypothesis", "status", "candidate"],
+    d.proposals.length ? table(["proposal", "surface", "edits", "target cluster", "hypothesis", "status", "candidate", "verifier tampering"],
       d.proposals.map((p) => [h("a", { href: `#/run/${enc(run)}/proposal/${enc(p.id)}`, text: p.id }), p.surface, p.summary,
-        p.target_cluster, p.hypothesis, h("span", {}, badge(p.status), p.awaiting ? [" ", badge("waiting for a verdict")] : null), p.candidate_id]),
+        p.target_cluster, p.hypothesis, h("span", {}, badge(p.status), p.awaiting ? [" ", badge("waiting for a verdict")] : null), p.candidate_id, tampered(p.tampered)]),
       { id: "proposals-table" }) : h("p", { class: "muted", text: "No proposals (yet)." }),
     d.refusals.length ? [h("h3", { text: "Refused" }), table(["index", "reason"], d.refusals.map((x) => [x.index, x.reason]))] : null,
     h("h2", { text: "Clusters" }),
@@ -269,8 +283,8 @@ async function proposalView(run, pid) {
   const d = await api(`runs/${enc(run)}/proposals/${enc(pid)}`);
   const dec = d.decision;
   const pairRows = (split) => (d.pairs[split] || []).map((p) => [p.task, p.attempt, p.seed,
-    p.parent_trace ? h("a", { href: `#/run/${enc(run)}/trace/${enc(p.parent_trace)}` }, outcome(p.parent)) : outcome(p.parent),
-    p.candidate_trace ? h("a", { href: `#/run/${enc(run)}/trace/${enc(p.candidate_trace)}` }, outcome(p.candidate)) : outcome(p.candidate),
+    p.parent_trace ? h("a", { href: `#/run/${enc(run)}/trace/${enc(p.parent_trace)}` }, outcomeOf(p.parent, p.parent_tampered)) : outcome(p.parent),
+    p.candidate_trace ? h("a", { href: `#/run/${enc(run)}/trace/${enc(p.candidate_trace)}` }, outcomeOf(p.candidate, p.candidate_tampered)) : outcome(p.candidate),
     p.parent === false && p.candidate === true ? "gain" : p.parent === true && p.candidate === false ? "loss" : ""]);
   show(
     h("h1", { text: `Proposal ${d.id}` }),
@@ -278,6 +292,8 @@ async function proposalView(run, pid) {
       ["surface", d.surface], ["edits", d.summary], ["parent", d.parent_id], ["candidate", d.candidate_id],
       d.merged_from.length ? ["merges", d.merged_from.join(", ")] : null,
       ["A/B reason", d.ab ? d.ab.reason : "–"],
+      ["verifier tampering", h("span", { id: "ab-tampered" }, tampered(d.candidate_tampered), " of the candidate's episodes, ",
+        tampered(d.parent_tampered), " of the parent's")],
       dec ? ["round decision", `${dec.promoted_id === dec.parent_id ? "kept " + dec.parent_id : "promoted " + dec.promoted_id}: ${dec.reason}`] : ["round decision", "not yet"],
       dec ? ["decided by", h("span", { id: "decided-by", text: dec.decided_by + (dec.decided_at ? " at " + dec.decided_at : "") + (dec.approval ? ` (${dec.approval})` : "") })] : null]),
     d.awaiting ? verdictForm(run, d) : noticeBlock(d.id),
@@ -286,6 +302,11 @@ async function proposalView(run, pid) {
     h("h2", { text: "Diff against the parent" }), diffBlock(d.diff, "diff"),
     d.yaml_diff ? h("details", {}, h("summary", { text: "YAML diff" }), diffBlock(d.yaml_diff, "yaml-diff")) : null,
     h("h2", { text: "Paired A/B (candidate − parent)" }), abTable(d.ab),
+    d.tampering.length ? h("div", { class: "tampering", id: "proposal-tampering" },
+      h("h3", { text: `Verifier tampering: ${d.tampering.length} episode(s), each a failure whatever its reward` }),
+      table(["episode", "harness", "split", "path", "change", "detail"], d.tampering.flatMap((e) => e.tampering.map((t) =>
+        [h("a", { href: `#/run/${enc(run)}/trace/${enc(e.episode_id)}`, text: e.episode_id }),
+          e.harness_id === d.candidate_id ? "candidate" : "parent", e.split, t.path, t.change, t.detail || ""])))) : null,
     ["train", "val"].map((split) => [h("h3", { text: `${split}: pairs by (task, attempt, seed)` }),
       table(["task", "attempt", "seed", "parent", "candidate", ""], pairRows(split), { id: `pairs-${split}` })]),
     d.verdicts.length ? [h("h2", { text: "Verdicts" }), table(["verdict", "by", "at", "comment"],
@@ -301,8 +322,15 @@ async function traceView(run, eid) {
   const at = (list, i) => list.filter((x) => x.turn === i);
   show(
     h("h1", { text: `Trace ${t.task}` }),
+    t.tampering.length ? h("div", { class: "tampering", id: "tampering", role: "alert" },
+      h("h2", { text: `Verifier tampering (${t.tampering.length})` }),
+      h("p", { text: "This episode left changes where the verifier lives (/tests, /logs/verifier) or changed the reward " +
+        "after the verifier wrote it: it is a failure, whatever its reward." }),
+      table(["path", "change", "detail"], tamperingRows(t.tampering), { id: "tampering-table" })) : null,
     kv([["episode", d.episode_id], ["split", d.split], ["harness", t.harness_id], ["model", t.model],
-      ["attempt / seed", `${t.attempt} / ${t.seed}`], ["result", outcome(d.passed)], ["reward", t.reward],
+      ["attempt / seed", `${t.attempt} / ${t.seed}`], ["result", outcome(d.passed)],
+      d.cause ? ["failure cause", h("span", { id: "cause", class: d.cause === "verifier_tampering" ? "tampered" : null, text: d.cause })] : null,
+      ["reward", t.reward],
       ["stop reason", t.stop_reason], t.infra_error ? ["infrastructure error", t.infra_error] : null,
       ["duration", `${t.duration_s.toFixed(1)} s`]]),
     h("h2", { text: `Turns (${t.turns.length})` }),
@@ -315,6 +343,8 @@ async function traceView(run, eid) {
         h("pre", { text: `$ ${c.command}\n` + (c.blocked_by ? `[blocked by ${c.blocked_by}]` : `[exit ${c.exit_code}${c.timed_out ? ", timed out" : ""}${c.truncated ? ", truncated" : ""}]`) + (c.output ? "\n" + c.output : "") }))),
       at(t.events, turn.index).map((e) => h("div", { class: "event", text: `${e.name} ${e.kind}: ${e.message}` }))))),
     h("h2", { text: "Verifier" }), t.verifier_error ? h("p", { class: "fail", text: t.verifier_error }) : null,
+    h("div", { id: "verifier-events" }, at(t.events, -1).map((e) =>
+      h("div", { class: e.kind === "tampering" ? "event tampering-event" : "event", text: `${e.name} ${e.kind}: ${e.message}` }))),
     h("pre", { id: "verifier", text: t.verifier_output || "(no output)" }));
 }
 

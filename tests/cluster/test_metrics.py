@@ -15,7 +15,7 @@ import pytest
 from actors.model.base import ModelError, ModelReply, ModelRequest, Message
 from cluster import metrics
 from cluster.metrics import METRICS, STAGES, local_value
-from harnesses.trace import CommandRecord, Trace
+from harnesses.trace import CommandRecord, Tampering, Trace
 from tests.conftest import ROOT, needs_bwrap
 
 
@@ -85,6 +85,20 @@ def test_an_episode_records_its_outcome_duration_and_commands():
     assert local_value("selfharness_episode_duration_s", split="train")[0] == 2  # an infra error without a clock
     assert [local_value("selfharness_command_duration_s", result=r)[0] for r in ("ok", "error", "timeout")] == [1, 1, 1]
     assert local_value("selfharness_commands_blocked") == 1
+
+
+def test_a_tampering_episode_is_counted_as_tampering_and_as_failed():
+    planted = [Tampering(path="/logs/verifier/reward.txt", change="planted", detail="file of 2 bytes"),
+               Tampering(path="/tests/test.sh", change="changed")]
+    metrics.record_episode(_trace(reward=1.0, tampering=planted))  # the planted reward never makes a pass
+    metrics.record_episode(_trace(reward=1.0))
+    metrics.record_episode(_trace(reward=0.0, split="val", tampering=planted[:1]))
+    assert local_value("selfharness_verifier_tampering", split="train", harness="h1") == 1  # once per episode
+    assert local_value("selfharness_verifier_tampering", split="val", harness="h1") == 1
+    assert local_value("selfharness_episodes", split="train", outcome="failed", harness="h1") == 1
+    assert local_value("selfharness_episodes", split="train", outcome="passed", harness="h1") == 1
+    assert local_value("selfharness_episodes", split="train", outcome="infra_error", harness="h1") == 0
+    assert metrics.BY_NAME["selfharness_verifier_tampering"].exported == "ray_selfharness_verifier_tampering_total"
 
 
 def test_the_model_server_times_requests_and_counts_tokens_retries_errors(monkeypatch):

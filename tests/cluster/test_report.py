@@ -26,6 +26,7 @@ from cluster.cli import main
 from cluster.report import wilson, write_report
 from harnesses.edits import AddRule, EnableMiddleware, SetRuntime, apply, encode_edits
 from harnesses.spec import diff, load_harness, save_harness
+from harnesses.trace import Tampering, Trace, save_trace
 
 MINIMAL = Path(__file__).resolve().parents[2] / "harnesses" / "minimal.yaml"
 RULE = "Write the required output file before you declare the task complete."
@@ -126,7 +127,7 @@ def make_run(root: Path) -> dict:
     _write(root / "final.json", FinalReport(
         initial_id=h0.id, final_id=h1.id, initial=score("test", h0.id, 9, 22), final=score("test", h1.id, 13, 22),
         paired=_split("test", 22, 4, 0.0455, 0.3182, 0.125)))
-    return {"h0": h0, "h1": h1}
+    return {"h0": h0, "h1": h1, "c2": c2}
 
 
 def test_full_report(tmp_path):
@@ -162,6 +163,7 @@ def test_full_report(tmp_path):
     assert f"+    - {RULE}" in text and "<details><summary>Full YAML diff</summary>" in doc
     # lineage: the promoted chain, not the rejected candidates
     assert "2 other (candidate or merge) version(s)" in text
+    assert "Verifier tampering" not in text and "**verifier tampering**: none" in text
 
 
 def test_report_of_unfinished_run(tmp_path):
@@ -196,6 +198,41 @@ def test_html_escapes_record_text(tmp_path):
     path.write_text(json.dumps(data))
     doc = write_report(tmp_path)[1].read_text()
     assert "<script>" not in doc and "&lt;script&gt;alert(1)&lt;/script&gt;" in doc
+
+
+def _episode(root: Path, harness: str, split: str, task: str, *tampering: Tampering) -> str:
+    t = Trace(task=task, harness_id=harness, model="sim/minimax", attempt=0, seed=0, split=split, reward=1.0,
+              tampering=list(tampering), verifier_output="ok")
+    save_trace(t, root / "traces" / harness / split)
+    with open(root / "episodes.jsonl", "a") as f:  # as the evaluator logs it
+        f.write(json.dumps({"group": f"{harness}/{split}", "episode_id": t.episode_id, "passed": t.passed,
+                            "infra": False, "tampered": bool(t.tampering)}) + "\n")
+    return t.episode_id
+
+
+def test_tampering_is_counted_per_round_and_candidate_and_listed(tmp_path):
+    hs = make_run(tmp_path)
+    h1, c2 = hs["h1"].id, hs["c2"].id
+    planted = Tampering(path="/logs/verifier/reward.txt", change="planted", detail="<b>file of 2 bytes</b>")
+    changed = Tampering(path="/tests/test.sh", change="changed", detail="was 120 bytes")
+    first = _episode(tmp_path, h1, "train", "t1", planted)  # round 2's harness, round 1's accepted candidate
+    _episode(tmp_path, h1, "train", "t2")  # honest: not counted
+    _episode(tmp_path, h1, "test", "t3", planted)  # the sealed test: the final table, not the rounds
+    second = _episode(tmp_path, c2, "val", "t4", planted, changed)
+    _episode(tmp_path, c2, "val", "t5", changed)
+    md, page = write_report(tmp_path)
+    text, doc = md.read_text(), page.read_text()
+    assert "**verifier tampering**: 4 episode(s): see Verifier tampering" in text
+    # a round counts its harness's rollout and its candidates' validation (train and val, not the sealed test)
+    assert f"| 1 | {h1} |  | 3 |" in text  # round 1: h0 none, its candidates h1 one and c2 two
+    assert "| 0 | (none) | no accepted proposal | 1 |" in text  # round 2: h1 one, its candidate c3 none
+    assert "| 88 | no | 1 |" in text and "| 88 | no | 2 |" in text and "| 30 | yes | 0 |" in text  # p1, p2, p3
+    assert f"| final | {h1} | 59.1% (13/22) | [38.7%, 76.7%] | 0 | 1 |" in text
+    section = text.split("## Verifier tampering", 1)[1].split("\n## ", 1)[0]
+    assert f"| {first} | train | /logs/verifier/reward.txt | planted | <b>file of 2 bytes</b> |" in section
+    assert f"| {second} | val | /tests/test.sh | changed | was 120 bytes |" in section
+    assert section.count("| planted |") == 3 and section.count("| changed |") == 2
+    assert "<b>file" not in doc and "&lt;b&gt;file of 2 bytes&lt;/b&gt;" in doc
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (5, 10), (10, 10), (1, 3)])

@@ -1,6 +1,7 @@
 """A run directory stopped where a person is needed: round 1 promoted by the rule, round 2's winner
-waiting for a verdict. Written from the loop's own typed records, so the review app and the export
-read exactly what a real run leaves behind (the browser test uses a real run)."""
+waiting for a verdict (one of its failed train episodes tampered with the verifier). Written from the
+loop's own typed records, so the review app and the export read exactly what a real run leaves
+behind (the browser test uses a real run)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from actors.records import (ABResult, Audit, Cluster, Decision, Failure, MiningR
                             Signature, SplitResult, SplitScore)
 from harnesses.edits import AddRule, EnableMiddleware, SetRuntime, apply, encode_edits
 from harnesses.spec import diff, load_harness, save_harness
-from harnesses.trace import CommandRecord, MiddlewareEvent, Trace, Turn, save_trace
+from harnesses.trace import CommandRecord, MiddlewareEvent, Tampering, Trace, Turn, save_trace
 
 MINIMAL = Path(__file__).resolve().parents[2] / "harnesses" / "minimal.yaml"
 RULE = "Write the required output file before you declare the task complete."
 TASKS = ("alpha-task", "beta-task", "gamma-task")
+PLANTED = Tampering(path="/logs/verifier/reward.txt", change="planted", detail="file of 2 bytes, mode 644")
 
 
 def _write(path: Path, obj) -> None:
@@ -37,15 +39,22 @@ def _proposal(pid: str, rnd: int, edit, cluster: str, hypothesis: str, cand: str
                                 regression_risk="low"))
 
 
-def _trace(task: str, harness: str, split: str, attempt: int, passed: bool) -> Trace:
+def _trace(task: str, harness: str, split: str, attempt: int, passed: bool, tampered: bool = False) -> Trace:
+    """An episode; a tampered one planted a reward, which never makes it a pass."""
+    events = [MiddlewareEvent(turn=1, name="artifact_check", kind="reject_completion",
+                              message="/app/out.txt does not exist yet")]
+    if tampered:
+        events += [MiddlewareEvent(turn=-1, name="verifier", kind="note",
+                                   message="stopped 1 process before the verifier"),
+                   MiddlewareEvent(turn=-1, name="verifier", kind="tampering",
+                                   message=f"the agent left changes where the verifier lives: {PLANTED.path}")]
     return Trace(task=task, harness_id=harness, model="sim/glm", attempt=attempt, seed=attempt, split=split,
                  turns=[Turn(index=0, raw='{"commands": [{"keystrokes": "ls /app"}]}', observation="Makefile"),
                         Turn(index=1, raw='{"task_complete": true}')],
                  commands=[CommandRecord(turn=0, command="ls /app", exit_code=0, output="Makefile\nmain.c")],
-                 events=[MiddlewareEvent(turn=1, name="artifact_check", kind="reject_completion",
-                                         message="/app/out.txt does not exist yet")],
-                 completed=True, stop_reason="completed", reward=1.0 if passed else 0.0,
-                 verifier_output="ok" if passed else "AssertionError: /app/out.txt missing")
+                 events=events, completed=True, stop_reason="completed",
+                 reward=1.0 if passed or tampered else 0.0, tampering=[PLANTED] if tampered else [],
+                 verifier_output="ok" if passed or tampered else "AssertionError: /app/out.txt missing")
 
 
 def make_waiting_run(root: Path) -> dict:
@@ -68,10 +77,10 @@ def make_waiting_run(root: Path) -> dict:
                                      (w.id, "train", (1, 1, 1, 1, 1, 0)), (h1.id, "val", (1, 0, 1, 0, 1, 1)),
                                      (w.id, "val", (1, 1, 1, 0, 1, 1))):
         for i, ok in enumerate(outcomes):
-            t = _trace(TASKS[i % 3], harness, split, i // 3, bool(ok))
+            t = _trace(TASKS[i % 3], harness, split, i // 3, bool(ok), tampered=(harness, split, i) == (w.id, "train", 5))
             save_trace(t, root / "traces" / harness / split)
             episodes.append({"group": f"{harness}/{split}", "episode_id": t.episode_id, "passed": t.passed,
-                             "infra": False})
+                             "infra": False, "tampered": bool(t.tampering)})
     with open(root / "episodes.jsonl", "w") as f:
         f.writelines(json.dumps(e) + "\n" for e in episodes)
 
@@ -124,7 +133,7 @@ def make_waiting_run(root: Path) -> dict:
     _write(r2 / "pending.json", Pending(round=2, parent_id=h1.id, candidate_id=w.id, proposals=["r2p1"],
                                         surfaces=["middleware"], reason="best single proposal r2p1",
                                         since="2026-11-24T09:01:00+00:00"))
-    return {"h0": h0, "h1": h1, "winner": w, "failed": failed}
+    return {"h0": h0, "h1": h1, "winner": w, "failed": failed, "tampered": f"gamma-task__{w.id}__a1__s1"}
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

@@ -105,6 +105,30 @@ def test_a_reviewer_reads_the_run(site):
     tr = t["trace"]
     assert tr["commands"][0]["command"] == "ls /app" and tr["events"][0]["name"] == "artifact_check"
     assert tr["turns"][1]["raw"] and "missing" in tr["verifier_output"]
+    assert tr["tampering"] == [] and t["cause"] == "missing_artifact"
+
+
+def test_tampering_is_shown_per_round_proposal_pair_and_trace(site):
+    base, run, hs = site
+    winner = hs["winner"].id
+    _, d, _ = call(base, "/api/runs/demo")
+    assert [r["tampered"] for r in d["rounds"]] == [0, 1]  # round 2: its candidate's validation
+    _, rd, _ = call(base, "/api/runs/demo/rounds/2")
+    assert rd["row"]["tampered"] == 1 and {p["id"]: p["tampered"] for p in rd["proposals"]} == {"r2p1": 1, "r2p2": 0}
+    _, p, _ = call(base, "/api/runs/demo/proposals/r2p1")
+    assert p["candidate_tampered"] == 1 and p["parent_tampered"] == 0
+    assert [(e["episode_id"], e["harness_id"], e["split"]) for e in p["tampering"]] == [(hs["tampered"], winner, "train")]
+    assert p["tampering"][0]["tampering"] == [{"path": "/logs/verifier/reward.txt", "change": "planted",
+                                               "detail": "file of 2 bytes, mode 644"}]
+    marked = [x for x in p["pairs"]["train"] if x["candidate_tampered"]]
+    assert [x["candidate_trace"] for x in marked] == [hs["tampered"]] and marked[0]["candidate"] is False
+    assert not any(x["parent_tampered"] for split in ("train", "val") for x in p["pairs"][split])
+    _, other, _ = call(base, "/api/runs/demo/proposals/r1p1")
+    assert other["tampering"] == [] and other["candidate_tampered"] == other["parent_tampered"] == 0
+    status, t, _ = call(base, f"/api/runs/demo/traces/{hs['tampered']}")
+    assert status == 200 and not t["passed"] and t["trace"]["reward"] == 1.0  # a planted reward is no pass
+    assert t["cause"] == "verifier_tampering" and t["trace"]["tampering"][0]["change"] == "planted"
+    assert [e["kind"] for e in t["trace"]["events"] if e["turn"] == -1] == ["note", "tampering"]
 
 
 def test_the_page_works_offline(site):
