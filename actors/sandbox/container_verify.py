@@ -3,14 +3,15 @@ processes live on after a command, and whose only way in is a new process in the
 
 `verify(sandbox, baseline, ...)`, in this order:
 
-1. **Look.** A snapshot of `/tests` and `/logs/verifier` (a `tar -c` streamed out, parsed on
+1. **Stop the agent's processes.** Every process in the container but its pid 1 (the pod's
+   keep-alive, ours) is frozen with SIGSTOP and then gets SIGKILL (`kill -SIG -1`, which the
+   kernel applies to all at once, so nothing forks away from it), and the script waits until
+   none of them is left. A background writer the agent left therefore cannot touch the reward
+   after `test.sh` writes it, nor anything the next steps look at. What was stopped is noted
+   in the trace.
+2. **Look.** A snapshot of `/tests` and `/logs/verifier` (a `tar -c` streamed out, parsed on
    our side; links are not followed) is compared with the one taken when the sandbox opened:
-   what the agent planted, changed or removed there is tampering (integrity.py).
-2. **Stop the agent's processes.** Every process in the container but its pid 1 (the pod's
-   keep-alive, ours) gets SIGKILL (`kill -KILL -1`, which the kernel applies to all at once, so
-   nothing forks away from it), and the script waits until none of them is left. A background
-   writer the agent left therefore cannot touch the reward after `test.sh` writes it. What
-   was stopped is noted in the trace. A task whose tests need the agent's processes (a server
+   what the agent planted, changed or removed there is tampering (integrity.py). A task whose tests need the agent's processes (a server
    it started) says `[verifier] keep_processes = true`; then nothing is stopped and the rest
    is detection, not prevention: canary reward files are written before the verifier and
    must stay as written for `SETTLE_S`, the reward is read again `SETTLE_S` after the
@@ -70,7 +71,8 @@ cd / && tar -cf - -- "$@" 2>/dev/null | head -c "$cap"
 exit 0
 """
 
-STOP = r"""self=$$
+STOP = r"""kill -STOP -1 2>/dev/null
+self=$$
 scan() {
   ids=()
   for d in /proc/[0-9]*; do
@@ -102,7 +104,9 @@ for ((i = 0; i < 100; i++)); do
 done
 exit 3
 """
-"""Prints the processes it stops (pid, ppid, command line); exit 3 if some outlive SIGKILL."""
+"""Freezes every process but pid 1 and itself at once (SIGSTOP, which none can catch: a process that
+kills whatever starts cannot kill what comes next), prints them (pid, ppid, command line), SIGKILLs
+them all and waits until they are gone; exit 3 if some outlive SIGKILL."""
 
 RESET = r"""shopt -s dotglob nullglob
 for p in /tests /logs; do
@@ -141,9 +145,20 @@ class ContainerSandbox(Protocol):
     def write_file(self, path: str, data: bytes) -> None: ...
 
 
+KILLED = 128 + 9
+
+
+class Killed(Exception):
+    """A script of ours was SIGKILLed inside the container: by a process the agent left (or by the
+    container's memory limit, which the agent's processes fill). The agent's doing, never an
+    infrastructure failure: the exec stream and the pod are fine."""
+
+
 def _run(sandbox: ContainerSandbox, script: str, args: list[str], what: str, ok: tuple[int, ...] = (0,)
          ) -> tuple[int, bytes, bytes]:
     code, out, err = sandbox.script(script, args, what=what)
+    if code == KILLED:
+        raise Killed(what)
     if code not in ok:
         raise SandboxError(f"{what}: exit {code}: {err.decode(errors='replace')[-300:]}")
     return code, out, err
@@ -163,9 +178,17 @@ def _under(snap: Snapshot, *tops: str) -> Snapshot:
     return {p: e for p, e in snap.items() if any(p == t or p.startswith(t + "/") for t in tops)}
 
 
-def stop_processes(sandbox: ContainerSandbox) -> tuple[list[str], bool]:
-    """SIGKILL every process but pid 1: (what was stopped, whether all are gone)."""
-    code, out, _ = _run(sandbox, STOP, [], "stopping the agent's processes", ok=(0, 3))
+def stop_processes(sandbox: ContainerSandbox, tries: int = 5) -> tuple[list[str], bool]:
+    """SIGKILL every process but pid 1: (what was stopped, whether all are gone). A script that an agent's
+    process killed before its first line ran (exit 137) is run again."""
+    for _ in range(tries - 1):
+        code, out, _ = sandbox.script(STOP, [], what="stopping the agent's processes")
+        if code != KILLED:
+            break
+    else:
+        code, out, _ = _run(sandbox, STOP, [], "stopping the agent's processes", ok=(0, 3))
+    if code not in (0, 3):
+        raise SandboxError(f"stopping the agent's processes: exit {code}")
     stopped = []
     for line in out.decode(errors="replace").splitlines():
         pid, ppid, cmd = (line.split("\t", 2) + ["", ""])[:3]
@@ -192,16 +215,30 @@ def _changed_rewards(before: dict[str, bytes], after: dict[str, bytes], when: st
 
 def verify(sandbox: ContainerSandbox, baseline: Snapshot, tests_dir: Path, command: str, *, timeout_s: float,
            cwd: str, keep_processes: bool, settle_s: float = SETTLE_S) -> VerifierRun:
-    """The procedure of the module docstring; raises SandboxError only when the container fails."""
-    found: list[Tampering] = diff(baseline, snapshot(sandbox))
+    """The procedure of the module docstring; raises SandboxError only when the container fails. A step
+    killed inside the container ends it as tampering."""
+    found: list[Tampering] = []
+    try:
+        return _verify(sandbox, baseline, tests_dir, command, found, timeout_s=timeout_s, cwd=cwd,
+                       keep_processes=keep_processes, settle_s=settle_s)
+    except Killed as e:
+        found.append(Tampering(path="/proc", change="not_cleared",
+                               detail=f"a process in the container killed the verification ({e})"))
+        return VerifierRun(result=ExecResult(exit_code=KILLED, output=f"killed: {e}", duration_s=0.0),
+                           tampering=tuple(cap(found)))
+
+
+def _verify(sandbox: ContainerSandbox, baseline: Snapshot, tests_dir: Path, command: str, found: list[Tampering],
+            *, timeout_s: float, cwd: str, keep_processes: bool, settle_s: float) -> VerifierRun:
     notes: list[str] = []
-    if not keep_processes:
+    if not keep_processes:  # first: from here on nothing of the agent's can act
         stopped, gone = stop_processes(sandbox)
         if stopped:
             notes.append(f"stopped {len(stopped)} process(es) left running before the verifier: "
                          + "; ".join(stopped[:10]))
         if not gone:
             found.append(Tampering(path="/proc", change="not_cleared", detail="processes outlived SIGKILL"))
+    found += diff(baseline, snapshot(sandbox))
     _run(sandbox, RESET, [], "resetting the verifier's directories")
     try:
         sandbox.upload_dir(Path(tests_dir), TESTS_DIR)
@@ -217,6 +254,8 @@ def verify(sandbox: ContainerSandbox, baseline: Snapshot, tests_dir: Path, comma
     found += unexpected(expected, _under(snapshot(sandbox), TESTS_DIR, VERIFIER_DIR), change="not_cleared")
     result = sandbox.exec(command, timeout_s=timeout_s, cwd=cwd, env=dict(VERIFIER_ENV))
     rewards = read_rewards(sandbox)
+    if keep_processes and result.exit_code == KILLED and not rewards:
+        raise Killed("the verifier, which wrote no reward, while the agent's processes ran")
     if keep_processes:
         time.sleep(settle_s)
         found += _changed_rewards(rewards, read_rewards(sandbox), f"within {settle_s:g}s after the verifier")

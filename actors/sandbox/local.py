@@ -78,6 +78,12 @@ Resource limits (`Limits`), and how they hold when the harness runs as root:
   `--json-status-fd`: it reports an exit code only once the sandbox was set up and the
   command started; when it does not, `SandboxError` carries bwrap's own message.
 
+The verifier (`run_verifier`) runs in a context the agent never had: the host compares the
+sandbox's `tests/` and `logs/verifier/` with their state at open (what the agent left there is
+tampering, see integrity.py), replaces both, and runs the verifier with `/tests` bound read-only
+and the base environment. No process of the agent's can be left to interfere: every command's
+processes die with its pid namespace.
+
 Host-side file access (`write_file`, `read_file`, `upload_dir`) resolves sandbox paths
 on the host as the sandbox would see them: symlinks the agent made are followed inside
 the sandbox's roots only, so a link to `/etc/shadow` or `../../..` is refused instead

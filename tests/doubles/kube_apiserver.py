@@ -802,6 +802,10 @@ class KubeAPIServerDouble:
         try:
             result = sandbox.exec(command, timeout_s=3600, cwd=pod.workdir)
         except SandboxError as e:
+            if "(exit 137)" in str(e) or "short read from pid socket" in str(e):
+                # SIGKILLed by a process of the pod while bwrap set it up (its child or the one that enters
+                # the pid namespace): a container runtime reports that as the process's own death
+                return 137, b"", b"", ""
             return None, b"", b"", str(e)
         finally:
             stop.set()
