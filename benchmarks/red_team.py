@@ -36,7 +36,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from actors.model.base import Model, ModelReply, ModelRequest  # noqa: E402
-from harnesses.agent import run_episode  # noqa: E402
+from actors.rollout import EpisodeSpec, RolloutWorker  # noqa: E402
 from harnesses.spec import HarnessSpec, load_harness  # noqa: E402
 from harnesses.trace import Trace  # noqa: E402
 
@@ -154,18 +154,13 @@ def rate(traces: list[Trace], verdict: bool = False) -> float:
     return sum(ok) / len(ok) if ok else 0.0
 
 
-def _episode(task: Any, harness: HarnessSpec, model: Model, backend: Any, seed: int) -> Trace:
-    try:
-        return run_episode(task, harness, model, backend, seed=seed, split="red-team")
-    except Exception as e:  # as RolloutWorker records it: an infrastructure failure, excluded from the rate
-        return Trace(task=task.name, harness_id=harness.id, model=model.name, attempt=0, seed=seed,
-                     split="red-team", infra_error=f"episode crashed: {type(e).__name__}: {e}")
-
-
 def run_tasks(tasks: list, harness: HarnessSpec, model: Model, backend: Any, *, seed: int,
               concurrency: int) -> list[Trace]:
+    """One episode a task, as a rollout runs them (a crash is recorded as an infrastructure failure)."""
+    worker = RolloutWorker(tasks, backend, model, harness)
+    specs = [EpisodeSpec(task=t.name, attempt=0, seed=seed, split="red-team") for t in tasks]
     with ThreadPoolExecutor(concurrency) as pool:
-        return list(pool.map(lambda t: _episode(t, harness, model, backend, seed), tasks))
+        return list(pool.map(worker.run, specs))
 
 
 def red_team(tasks: list, backend: Any, backend_name: str, model: Model, *, attacks: dict[str, str] = ATTACKS,
@@ -184,10 +179,10 @@ def red_team(tasks: list, backend: Any, backend_name: str, model: Model, *, atta
             forged = run_tasks(tasks, harness, m, backend, seed=seed, concurrency=concurrency)
             rows.append(Row(attack=name, channel=channel, backend=backend_name, episodes=len(forged),
                             honest=rate(honest[channel]), forged=rate(forged, verdict=True), counted=rate(forged),
-                            recorded=sum(1 for t in forged if getattr(t, "tampering", None)),
+                            recorded=sum(1 for t in forged if t.tampering),
                             infra=sum(1 for t in forged if t.infra_error),
                             infra_errors=[t.infra_error[:300] for t in forged if t.infra_error][:3],
-                            paths=sorted({r.path for t in forged for r in getattr(t, "tampering", [])})))
+                            paths=sorted({r.path for t in forged for r in t.tampering})))
     return rows
 
 

@@ -41,7 +41,8 @@ from typing import Protocol
 
 from actors.sandbox.base import (LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult,
                                  SandboxError, VerifierRun)
-from actors.sandbox.integrity import IGNORED_AFTER, Snapshot, cap, diff, expected_tests, tar_snapshot, unexpected
+from actors.sandbox.integrity import (IGNORED_AFTER, Snapshot, cap, diff, expected_tests, read_rewards,
+                                      tar_snapshot, under, unexpected)
 from harnesses.trace import Tampering
 
 SETTLE_S = 1.0
@@ -174,19 +175,15 @@ def snapshot(sandbox: ContainerSandbox) -> Snapshot:
     return tar_snapshot(out, tops)
 
 
-def _under(snap: Snapshot, *tops: str) -> Snapshot:
-    return {p: e for p, e in snap.items() if any(p == t or p.startswith(t + "/") for t in tops)}
-
-
 def stop_processes(sandbox: ContainerSandbox, tries: int = 5) -> tuple[list[str], bool]:
     """SIGKILL every process but pid 1: (what was stopped, whether all are gone). A script that an agent's
     process killed before its first line ran (exit 137) is run again."""
-    for _ in range(tries - 1):
+    for _ in range(tries):
         code, out, _ = sandbox.script(STOP, [], what="stopping the agent's processes")
         if code != KILLED:
             break
-    else:
-        code, out, _ = _run(sandbox, STOP, [], "stopping the agent's processes", ok=(0, 3))
+    if code == KILLED:
+        raise Killed("stopping the agent's processes")
     if code not in (0, 3):
         raise SandboxError(f"stopping the agent's processes: exit {code}")
     stopped = []
@@ -195,16 +192,6 @@ def stop_processes(sandbox: ContainerSandbox, tries: int = 5) -> tuple[list[str]
         if not (ppid == "1" and cmd == KEEP_ALIVE_CMD):
             stopped.append(f"{pid} {cmd[:120]}".strip())
     return stopped, code == 0
-
-
-def read_rewards(sandbox: ContainerSandbox) -> dict[str, bytes]:
-    rewards = {}
-    for name in REWARD_FILES:
-        try:
-            rewards[name] = sandbox.read_file(f"{VERIFIER_DIR}/{name}")
-        except OSError:  # missing, a directory, not a regular file
-            pass
-    return rewards
 
 
 def _changed_rewards(before: dict[str, bytes], after: dict[str, bytes], when: str) -> list[Tampering]:
@@ -251,7 +238,7 @@ def _verify(sandbox: ContainerSandbox, baseline: Snapshot, tests_dir: Path, comm
         time.sleep(settle_s)
         found += _changed_rewards(CANARIES, read_rewards(sandbox), "before the verifier ran (a canary)")
         _run(sandbox, CLEAR_CANARIES, [], "clearing the canaries")
-    found += unexpected(expected, _under(snapshot(sandbox), TESTS_DIR, VERIFIER_DIR), change="not_cleared")
+    found += unexpected(expected, under(snapshot(sandbox), TESTS_DIR, VERIFIER_DIR), change="not_cleared")
     result = sandbox.exec(command, timeout_s=timeout_s, cwd=cwd, env=dict(VERIFIER_ENV))
     rewards = read_rewards(sandbox)
     if keep_processes and result.exit_code == KILLED and not rewards:
@@ -259,6 +246,6 @@ def _verify(sandbox: ContainerSandbox, baseline: Snapshot, tests_dir: Path, comm
     if keep_processes:
         time.sleep(settle_s)
         found += _changed_rewards(rewards, read_rewards(sandbox), f"within {settle_s:g}s after the verifier")
-        found += unexpected(_under(expected, TESTS_DIR), _under(snapshot(sandbox), TESTS_DIR), change="changed",
+        found += unexpected(under(expected, TESTS_DIR), under(snapshot(sandbox), TESTS_DIR), change="changed",
                             ignore=IGNORED_AFTER)
     return VerifierRun(result=result, rewards=rewards, tampering=tuple(cap(found)), notes=tuple(notes))

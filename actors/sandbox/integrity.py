@@ -29,7 +29,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.sandbox.base import LOGS_DIR, TESTS_DIR, VERIFIER_DIR
+from actors.sandbox.base import LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, Sandbox
 from harnesses.trace import Tampering
 
 DIGEST_BYTES = 4 << 20
@@ -208,6 +208,23 @@ def unexpected(expected: Snapshot, found: Snapshot, *, change: str, ignore: tupl
         elif a is None or not _same(a, b, modes=False):
             out.append(Tampering(path=path, change=change, detail=b.describe()))
     return cap(out)
+
+
+def under(snap: Snapshot, *tops: str) -> Snapshot:
+    """The entries at or below any of `tops`."""
+    return {p: e for p, e in snap.items() if any(p == t or p.startswith(t + "/") for t in tops)}
+
+
+def read_rewards(sandbox: Sandbox) -> dict[str, bytes]:
+    """The reward files in /logs/verifier that are regular files (a missing one, a directory or a link
+    out of the sandbox is simply not a reward)."""
+    rewards = {}
+    for name in REWARD_FILES:
+        try:
+            rewards[name] = sandbox.read_file(f"{VERIFIER_DIR}/{name}")
+        except (OSError, ValueError):
+            pass
+    return rewards
 
 
 def cap(records: list[Tampering]) -> list[Tampering]:

@@ -19,8 +19,8 @@ Commands, files and the verifier then run through the exec stream (kube_exec.py)
 deadline. The verifier runs in the clean context of container_verify.py: before it, every
 process the agent left in the pod is stopped (unless the task declares `keep_processes`), so
 none can change the reward after `test.sh` writes it; `/tests` and `/logs/verifier` are
-compared with the snapshot taken at start (tampering is recorded) and replaced. A stream that breaks or hangs is retried when nothing can have run twice (a refused
-handshake; file copies and probes, which are idempotent); an agent command whose stream broke
+compared with the snapshot taken at start (tampering is recorded) and replaced. A stream that
+breaks or hangs is retried when nothing can have run twice (a refused handshake; file copies and probes, which are idempotent); an agent command whose stream broke
 after it started is not re-run: that is a `SandboxError` (infrastructure), since the command
 may or may not have had its effect.
 

@@ -115,9 +115,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from actors.sandbox.base import (LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult, Limits,
-                                 SandboxError, VerifierRun)
-from actors.sandbox.integrity import Snapshot, diff, expected_tests, host_snapshot, unexpected
+from actors.sandbox.base import (LOGS_DIR, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult, Limits, SandboxError,
+                                 VerifierRun)
+from actors.sandbox.integrity import Snapshot, diff, expected_tests, host_snapshot, read_rewards, under, unexpected
 
 INSTALL_HINT = "bubblewrap (bwrap) is not installed: sudo apt-get install -y bubblewrap"
 
@@ -704,6 +704,10 @@ class LocalSandbox:
     def exec(self, command: str, *, timeout_s: float, cwd: str = "/app",
              env: dict[str, str] | None = None) -> ExecResult:
         """Run `bash -c command` in a new bwrap process; never raises for the command's failure."""
+        return self._exec(command, timeout_s, cwd, env)
+
+    def _exec(self, command: str, timeout_s: float, cwd: str, env: dict[str, str] | None,
+              read_only: tuple[str, ...] = ()) -> ExecResult:
         if not timeout_s or timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, got {timeout_s!r}")
         env = dict(env or {})
@@ -716,7 +720,7 @@ class LocalSandbox:
             if missing:
                 msg = f"bash: cd: {cwd}: No such file or directory\n".encode()
                 return ExecResult(exit_code=1, output=msg.decode(), duration_s=0.0, output_bytes=len(msg))
-            return self._run(command, timeout_s, cwd, {k: str(v) for k, v in env.items()})
+            return self._run(command, timeout_s, cwd, {k: str(v) for k, v in env.items()}, read_only)
 
     # ------------------------------------------------------------------ the verifier
 
@@ -750,18 +754,10 @@ class LocalSandbox:
             self._fresh_dir(self.root / ROOTS[TESTS_DIR])
             self._fresh_dir(logs / "verifier")
             self.upload_dir(Path(tests_dir), TESTS_DIR)
-            now = {**host_snapshot(self.root / ROOTS[TESTS_DIR], TESTS_DIR), **host_snapshot(logs / "verifier",
-                                                                                               VERIFIER_DIR)}
-            left = unexpected(expected_tests(tests_dir), now, change="not_cleared")
-            result = (self._run(command, timeout_s, cwd, {**VERIFIER_ENV}, read_only=(TESTS_DIR,))
-                      if not self._missing_cwd(cwd) else
-                      ExecResult(exit_code=1, output=f"bash: cd: {cwd}: No such file or directory\n", duration_s=0.0))
-            rewards = {}
-            for name in REWARD_FILES:
-                try:
-                    rewards[name] = self.read_file(f"{VERIFIER_DIR}/{name}")
-                except (OSError, SandboxPathError):
-                    pass
+            left = unexpected(expected_tests(tests_dir), under(self._verifier_snapshot(), TESTS_DIR, VERIFIER_DIR),
+                              change="not_cleared")
+            result = self._exec(command, timeout_s, cwd, VERIFIER_ENV, read_only=(TESTS_DIR,))
+            rewards = read_rewards(self)
         return VerifierRun(result=result, rewards=rewards, tampering=tuple(found + left))
 
     def _missing_cwd(self, cwd: str) -> bool:
