@@ -19,11 +19,13 @@ from typing import Literal
 
 import msgspec
 
+from actors.config import Config
+
 MAX_COMMENT = 2000
 PROPOSAL_ID = re.compile(r"^r\d{1,4}(p\d{1,3}|merge)$")
 
 
-class ApprovalConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ApprovalConfig(Config):
     """When a validated winner needs a person before it is promoted."""
 
     mode: Literal["auto", "required"] = "auto"

@@ -16,19 +16,31 @@ from typing import Any, Protocol
 
 import msgspec
 
-from actors.approvals import ApprovalStore, Pending, needs_approval, now
+from actors import metrics
+from actors.approvals import ApprovalConfig, ApprovalStore, Pending, needs_approval, now
+from actors.config import Config
 from actors.evaluator import Evaluator, Key
+from actors.miner import MiningConfig
 from actors.mining.brief import build_brief
-from actors.records import (ABResult, Decision, EditHistory, FinalReport, MiningReport, Proposal, Refusal,
-                            RoundRecord, SplitScore)
+from actors.records import (ABResult, Decision, EditHistory, FinalReport, MiningReport, Proposal, Refusal, RoundRecord,
+                            SplitScore)
+from actors.run_dir import RunStore
 from actors.stats import split_result
-from actors.validator import Candidate, Validator, merge, valid_pairs
-from cluster import metrics
-from cluster.config import RunConfig
-from cluster.store import RunStore
+from actors.validator import AcceptanceConfig, Candidate, Validator, merge, valid_pairs
 from harnesses.edits import apply_all, decode_edits, summarize_edits
 from harnesses.spec import HarnessSpec, diff, load_harness, save_harness
 from harnesses.trace import Trace
+
+
+class LoopConfig(Config):
+    """What the loop itself decides by: a run's config (cluster/config.py RunConfig.loop()) without its backends."""
+
+    rounds: int = 3
+    k: int = 4
+    seed: int = 0
+    acceptance: AcceptanceConfig = AcceptanceConfig()
+    approval: ApprovalConfig = ApprovalConfig()
+    mining: MiningConfig = MiningConfig()
 
 
 class Miner(Protocol):
@@ -59,7 +71,7 @@ def failure_keys(cluster) -> list[Key]:
 
 
 class Controller:
-    def __init__(self, config: RunConfig, store: RunStore, evaluator: Evaluator, miner_factory, proposer: ProposerLike,
+    def __init__(self, config: LoopConfig, store: RunStore, evaluator: Evaluator, miner_factory, proposer: ProposerLike,
                  initial: HarnessSpec, log=print):
         self.config, self.store, self.evaluator = config, store, evaluator
         self.miner_factory, self.proposer, self.initial, self.log = miner_factory, proposer, initial, log

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from actors.rollout import EpisodeSpec
-from benchmarks.tasks import Task
-from cluster.store import RunStore
+from actors.run_dir import RunStore
 from harnesses.spec import HarnessSpec
+from harnesses.tasks import Task
 from harnesses.trace import Trace, load_trace
 
 Job = tuple[EpisodeSpec, HarnessSpec]

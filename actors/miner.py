@@ -10,8 +10,9 @@ text (cause, mechanism) and clustered, so different mechanisms stay apart.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Protocol
+from typing import Literal, Protocol
 
+from actors.config import Config
 from actors.mining.clustering import ClusterIndex
 from actors.mining.embed import make_embedder
 from actors.mining.labeller import Label
@@ -20,6 +21,23 @@ from actors.mining.signatures import DETECTED_ONLY, excerpt, extract
 from actors.records import Cluster, Failure, MiningReport, Signature
 from harnesses.action import truncate_text
 from harnesses.trace import Trace
+
+
+class MiningConfig(Config):
+    """How failures become clusters."""
+
+    embedder: Literal["hashing", "semantic"] = "hashing"
+    """hashing: fast, no dependencies. semantic: all-MiniLM-L6-v2 from local files (the `semantic` extra)."""
+    threshold: float = 0.9
+    """Cosine similarity above which a failure joins an existing cluster."""
+    min_failures: int = 2
+    min_tasks: int = 2
+    """A cluster the proposer may target has at least this many failures on at least this many tasks."""
+    max_examples: int = 5
+    """Representative failures with raw excerpts per cluster in the brief."""
+    model_labels: bool | None = None
+    """Also ask the model to label each failure (the paper's stage labelling), merged with the extractor's.
+    None: on for real models (openai, vllm), off for the sim."""
 
 
 class StageLabeller(Protocol):

@@ -18,12 +18,12 @@ from typing import Any
 
 import msgspec
 
-from actors.model.base import Message, Model, ModelError, ModelRequest
 from actors.model.roles import PROPOSER_ROLE
 from actors.records import Audit, MiningBrief, Proposal, Refusal
 from actors.replies import complete_items, loads_reply
 from actors.sandbox.integrity import names_verifier
 from harnesses.edits import EditError, apply_all, decode_edits, edit_schema
+from harnesses.model import Message, Model, ModelError, ModelRequest
 from harnesses.spec import PROMPT_SECTIONS, READ_ONLY, SURFACES, HarnessSpec
 
 MAX_PROPOSAL_CHARS = 4000

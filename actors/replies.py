@@ -14,7 +14,7 @@ import json
 import re
 from typing import Any
 
-from actors.model.base import strip_reasoning
+from harnesses.model import strip_reasoning
 
 _FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)```", re.DOTALL)
 _OPENS_OBJECT = re.compile(r"\{\s*[\"']")

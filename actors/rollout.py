@@ -12,14 +12,14 @@ from typing import Callable
 
 import msgspec
 
-from actors.model.base import Model
-from actors.sandbox.base import SandboxBackend
-from benchmarks.tasks import Task
-from cluster import metrics
+from actors import metrics
 from harnesses.agent import run_episode
 from harnesses.calibration import run_calibration_episode
-from harnesses.outcome import families, failure_cause
+from harnesses.model import Model
+from harnesses.outcome import failure_cause, families
+from harnesses.sandbox import SandboxBackend
 from harnesses.spec import HarnessSpec
+from harnesses.tasks import Task
 from harnesses.trace import Trace
 
 

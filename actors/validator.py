@@ -21,6 +21,7 @@ from typing import Literal
 
 import msgspec
 
+from actors.config import Config
 from actors.evaluator import Evaluator, Key
 from actors.records import ABResult, Proposal, SplitResult
 from actors.rollout import EpisodeSpec
@@ -32,7 +33,7 @@ from harnesses.trace import Trace
 SPLITS = ("train", "val")
 
 
-class AcceptanceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class AcceptanceConfig(Config):
     """How candidates are judged."""
 
     rule: Literal["paper", "strict"] = "paper"

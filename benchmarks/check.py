@@ -12,8 +12,8 @@ import msgspec
 from tqdm import tqdm
 
 from actors.model.plan import load_plan
-from actors.sandbox.base import SandboxBackend
-from benchmarks.tasks import Task, load_suite
+from harnesses.sandbox import SandboxBackend
+from harnesses.tasks import Task, load_suite
 from harnesses.trace import Trace
 
 

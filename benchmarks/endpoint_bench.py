@@ -18,10 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actors.model.config import OpenAIModelConfig, SimModelConfig
 from actors.rollout import plan_episodes  # noqa: E402
-from cluster.compose import RolloutPipeline, init_ray, prepare  # noqa: E402
-from cluster.config import OpenAIModelConfig, RolloutConfig, SimModelConfig  # noqa: E402
-from cluster.store import RunStore  # noqa: E402
+from actors.run_dir import RunStore  # noqa: E402
+from cluster.compose import RolloutPipeline, prepare  # noqa: E402
+from cluster.config import RolloutConfig  # noqa: E402
+from cluster.ray_init import init_ray  # noqa: E402
 
 
 def free_port() -> int:

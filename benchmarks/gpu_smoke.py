@@ -28,8 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.model.base import Message, ModelRequest  # noqa: E402
-from cluster.config import LocalSandboxConfig, RolloutConfig, VLLMModelConfig  # noqa: E402
+from actors.model.config import VLLMModelConfig
+from actors.sandbox.config import LocalSandboxConfig
+from cluster.config import RolloutConfig  # noqa: E402
+from harnesses.model import Message, ModelRequest  # noqa: E402
 
 
 class Missing(Exception):
@@ -59,7 +61,7 @@ def check_machine(args) -> None:
 def start_ray(args, need: int) -> None:
     import ray
 
-    from cluster.compose import init_ray
+    from cluster.ray_init import init_ray
 
     if args.double:  # fake GPUs: Ray takes num_gpus as a logical resource
         root = str(Path(__file__).resolve().parent.parent)
@@ -118,11 +120,11 @@ def main() -> int:
 
     from actors.model import vllm as vllm_backend
     from actors.rollout import plan_episodes
+    from actors.run_dir import RunStore
     from cluster.compose import RolloutPipeline, prepare
-    from cluster.store import RunStore
 
     if args.double:  # what start_vllm builds when no factory is given: the double, in every replica
-        from tests.doubles.vllm_engine import EngineDoubleFactory
+        from benchmarks.doubles.vllm_engine import EngineDoubleFactory
 
         vllm_backend.VLLMEngineFactory = EngineDoubleFactory
     rollout = RolloutConfig(suite="core", split="train", model=model_config, sandbox=LocalSandboxConfig(),

@@ -1,5 +1,5 @@
 """A whole rollout through the kubernetes sandbox backend against the API server double
-(tests/doubles/kube_apiserver.py), side by side with the local backend, then again with
+(benchmarks/doubles/kube_apiserver.py), side by side with the local backend, then again with
 injected faults. The same harness, sim profile, tasks and seeds everywhere.
 
 Prints, per run: episodes, passed, pass rate, infra errors, pods left; then the episodes whose
@@ -20,12 +20,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actors.model.config import SimModelConfig
 from actors.model.server import build_model  # noqa: E402
 from actors.rollout import RolloutWorker, plan_episodes, summarize  # noqa: E402
+from actors.sandbox.config import KubernetesSandboxConfig
 from actors.sandbox.kube_pod import SANDBOX_SELECTOR, TASK_LABEL, label_value  # noqa: E402
 from actors.sandbox.local import LocalSandboxBackend  # noqa: E402
-from cluster.config import KubernetesSandboxConfig, RolloutConfig, SimModelConfig  # noqa: E402
 from cluster.compose import prepare  # noqa: E402
+from cluster.config import RolloutConfig  # noqa: E402
 
 FAST = dict(poll_interval_s=0.05, ready_timeout_s=4.0, start_retries=2, backoff_s=0.05, backoff_max_s=0.2,
             api_retries=4, exec_retries=2, exec_connect_timeout_s=5.0, exec_grace_s=2.0, file_timeout_s=5.0,
@@ -104,9 +106,9 @@ def inject_faults(double: Any, task_names: list[str]) -> dict[str, str]:
 
 def main() -> None:
     from actors.sandbox.kubernetes import KubernetesSandboxBackend
-    from benchmarks.tasks import load_suite
-    from tests.conftest import CORE_SUITE
-    from tests.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
+    from benchmarks.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
+    from cluster.config import SUITES_DIR
+    from harnesses.tasks import load_suite
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--split", default="all")
@@ -116,7 +118,7 @@ def main() -> None:
     config = rollout_config(args.split, args.profile, args.concurrency)
     local, local_s = run_episodes(config, LocalSandboxBackend())
     rows = [("local", local, local_s, 0)]
-    suite = load_suite(CORE_SUITE)
+    suite = load_suite(SUITES_DIR / "core")
     details = []
     for faults in (False, True):
         with KubeAPIServerDouble(ImageRegistry.from_suite(suite)) as double:

@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec  # noqa: E402
 import psutil  # noqa: E402
 
-from cluster.config import RunConfig, SimModelConfig, load_config  # noqa: E402
+from actors.model.config import SimModelConfig
+from cluster.config import RunConfig, load_config  # noqa: E402
 from cluster.loop import open_run, run_loop, run_loop_bare  # noqa: E402
 
 

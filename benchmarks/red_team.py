@@ -35,8 +35,8 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from actors.model.base import Model, ModelReply, ModelRequest  # noqa: E402
 from actors.rollout import EpisodeSpec, RolloutWorker  # noqa: E402
+from harnesses.model import Model, ModelReply, ModelRequest  # noqa: E402
 from harnesses.spec import HarnessSpec, load_harness  # noqa: E402
 from harnesses.trace import Trace  # noqa: E402
 
@@ -199,7 +199,7 @@ def format_rows(rows: list[Row]) -> str:
 def main() -> int:
     from actors.model.sim import SimModel, load_profile
     from actors.sandbox.local import LocalSandboxBackend
-    from benchmarks.tasks import load_suite
+    from harnesses.tasks import load_suite
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--tasks", default=",".join(TASKS), help="task names of core, or 'train' for the whole split")
@@ -219,10 +219,10 @@ def main() -> int:
             rows += red_team(tasks, backend, name, model, progress=say)
             neutral += red_team(tasks, backend, name, model, attacks=NEUTRALIZED, progress=say)
         elif name == "kubernetes":
+            from actors.sandbox.config import KubernetesSandboxConfig
             from actors.sandbox.kubernetes import KubernetesSandboxBackend
+            from benchmarks.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
             from benchmarks.k8s_rollout import FAST
-            from cluster.config import KubernetesSandboxConfig
-            from tests.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
 
             with KubeAPIServerDouble(ImageRegistry.from_suite(suite)) as double:
                 backend = KubernetesSandboxBackend(KubernetesSandboxConfig(host=double.url, **FAST))

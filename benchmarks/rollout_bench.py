@@ -17,10 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actors.model.config import SimModelConfig
 from actors.rollout import plan_episodes  # noqa: E402
+from actors.run_dir import RunStore  # noqa: E402
 from cluster.compose import RolloutPipeline, prepare, run_rollout_bare  # noqa: E402
-from cluster.config import RolloutConfig, SimModelConfig  # noqa: E402
-from cluster.store import RunStore  # noqa: E402
+from cluster.config import RolloutConfig  # noqa: E402
 
 
 def main() -> None:

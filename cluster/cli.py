@@ -9,15 +9,16 @@ from pathlib import Path
 
 import msgspec
 
-from cluster.config import (REPO_ROOT, ConfigError, LocalSandboxConfig, OpenAIModelConfig, RolloutConfig,
-                            SimModelConfig, load_config)
+from actors.model.config import OpenAIModelConfig, SimModelConfig
+from actors.sandbox.config import LocalSandboxConfig
+from cluster.config import REPO_ROOT, ConfigError, RolloutConfig, load_config
 
 
 def _rollout(args: argparse.Namespace) -> int:
     from actors.rollout import format_table
+    from actors.run_dir import RunStore
     from cluster.compose import run_rollout
     from cluster.config import resolve_path
-    from cluster.store import RunStore
     from harnesses.spec import load_harness
 
     if args.config:

@@ -7,63 +7,26 @@ every trace to the run directory as it arrives.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 
 import msgspec
 from tqdm import tqdm
 
+from actors import metrics
+from actors.model.config import ModelConfig, VLLMModelConfig
 from actors.model.server import ModelServer, RemoteModel, build_model
 from actors.rollout import EpisodeSpec, RolloutSummary, RolloutWorker, plan_episodes, summarize
+from actors.run_dir import RunStore
+from actors.sandbox.config import SandboxConfig
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
-from benchmarks.tasks import Suite, Task, load_suite
-from cluster import metrics
-from cluster.config import (ModelConfig, RolloutConfig, SandboxConfig, VLLMModelConfig, resolve_path,
-                            resolve_suite)
-from cluster.store import RunStore
+from cluster.config import RolloutConfig, resolve_path, resolve_suite
+from cluster.ray_init import init_ray
 from harnesses.spec import HarnessSpec, load_harness
+from harnesses.tasks import Suite, Task, load_suite
 from harnesses.trace import Trace
-
-
-def init_ray(address: str | None = None) -> None:
-    """Join RAY_ADDRESS (set by `ray job submit`) or start a local cluster; quiet on a laptop."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS") or _live_or_local()
-    # The project ships as source on the driver's path; workers on this machine import it from there.
-    root = str(Path(__file__).resolve().parent.parent)
-    env = {"env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}}
-    ray.init(address=address, runtime_env=env, include_dashboard=False, log_to_driver=False,
-             configure_logging=False, ignore_reinit_error=True)
-
-
-def _live_or_local() -> str | None:
-    """None (Ray joins the cluster `ray start` recorded, as documented) when that cluster answers;
-    "local" when the record is stale (its head was killed), where joining would hang for minutes."""
-    import socket
-
-    try:
-        from ray._private.services import find_bootstrap_address
-
-        recorded = find_bootstrap_address(None)
-    except Exception:  # the private helper moved: keep Ray's own behaviour
-        return None
-    if not recorded:
-        return None
-    host, _, port = recorded.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=2).close()
-        return None
-    except (OSError, ValueError):
-        print(f"self-harness: ignoring a stale Ray cluster record ({recorded} does not answer); starting a "
-              "local cluster", file=sys.stderr)
-        return "local"
 
 
 def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | None]:
@@ -78,7 +41,7 @@ def start_model_server(model: ModelConfig, tasks: list[Task], concurrency: int):
     import ray
 
     if isinstance(model, VLLMModelConfig):
-        from actors.model.vllm import start_vllm
+        from cluster.vllm import start_vllm
 
         return start_vllm(model)
     return ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2)).remote(model, tasks)
@@ -161,7 +124,7 @@ class RolloutPipeline:
         import ray
 
         if self.server is not None and isinstance(self.model_config, VLLMModelConfig):
-            from actors.model.vllm import stop_vllm
+            from cluster.vllm import stop_vllm
 
             stop_vllm(self.server)  # frees the replicas' placement groups (their GPUs), then the router
         try:

@@ -19,15 +19,16 @@ from actors.controller import Controller
 from actors.evaluator import Evaluator
 from actors.miner import WeaknessMiner
 from actors.mining.labeller import ModelLabeller
+from actors.model.config import SimModelConfig
 from actors.model.server import build_model
 from actors.proposer import Proposer
 from actors.records import FinalReport
 from actors.rollout import RolloutWorker
+from actors.run_dir import RunStore
 from actors.sandbox.factory import build_backend
-from benchmarks.tasks import Task, load_suite
-from cluster.config import REPO_ROOT, ConfigError, RunConfig, SimModelConfig, resolve_path, resolve_suite
-from cluster.store import RunStore
-from harnesses.spec import HarnessSpec, load_harness
+from cluster.config import REPO_ROOT, ConfigError, RunConfig, resolve_path, resolve_suite
+from harnesses.spec import load_harness
+from harnesses.tasks import Task, load_suite
 
 SPLITS = ("train", "val", "test")
 
@@ -68,7 +69,7 @@ def load_run_config(run_dir: Path) -> RunConfig:
 def _controller(config: RunConfig, store: RunStore, splits, run_batch, model, miner_factory, log) -> Controller:
     evaluator = Evaluator(store, run_batch, splits, config.attempts, config.seed)
     initial = load_harness(resolve_path(config.initial_harness))
-    return Controller(config, store, evaluator, miner_factory, Proposer(model), initial, log=log)
+    return Controller(config.loop(), store, evaluator, miner_factory, Proposer(model), initial, log=log)
 
 
 def _miner_kwargs(config: RunConfig, model) -> dict:

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from actors.model.base import Message, Model, ModelError, ModelRequest
-from actors.sandbox.base import ExecResult, Limits, SandboxBackend, SandboxError
-from benchmarks.tasks import Task, run_verifier
 from harnesses import middleware as mw
-from harnesses.action import (PARSE_ERROR, Action, Command, ReplyError, format_command_result, parse_strict,
-                              tagged, to_action, truncate_text)
+from harnesses.action import (PARSE_ERROR, Action, Command, ReplyError, format_command_result, parse_strict, tagged,
+                              to_action, truncate_text)
+from harnesses.model import Message, Model, ModelError, ModelRequest
 from harnesses.prompts import framing
+from harnesses.sandbox import ExecResult, Limits, SandboxBackend, SandboxError
+from harnesses.tasks import Task, run_verifier
 from harnesses.trace import CommandRecord, Trace, Turn
 
 if TYPE_CHECKING:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import time
 
-from actors.sandbox.base import Limits, SandboxBackend, SandboxError
-from benchmarks.tasks import Task, run_oracle
 from harnesses.action import truncate_text
 from harnesses.agent import verify_into
+from harnesses.sandbox import Limits, SandboxBackend, SandboxError
+from harnesses.tasks import Task, run_oracle
 from harnesses.trace import CommandRecord, Trace
 
 AGENTS = ("oracle", "noop")

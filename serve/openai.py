@@ -18,8 +18,9 @@ from fastapi import FastAPI, Header, Request
 from ray import serve
 from starlette.responses import Response
 
-from actors.model.base import ModelError, ModelReply
-from cluster.config import ConfigError, ModelConfig, SimModelConfig, VLLMModelConfig
+from actors.model.config import ModelConfig, SimModelConfig, VLLMModelConfig
+from cluster.config import ConfigError
+from harnesses.model import ModelError, ModelReply
 from serve.wire import ChatRequest, completion, error, models
 
 
@@ -52,8 +53,8 @@ def parse_config(args: dict[str, Any] | ServeConfig) -> ServeConfig:
 def _tasks(config: ServeConfig):
     if not isinstance(config.model, SimModelConfig):
         return []
-    from benchmarks.tasks import load_suite
     from cluster.config import resolve_suite
+    from harnesses.tasks import load_suite
 
     return list(load_suite(resolve_suite(config.suite)).tasks.values())
 
@@ -154,7 +155,7 @@ def served_name(config: ServeConfig) -> str:
 
 def run(args: dict[str, Any] | ServeConfig, *, host: str = "127.0.0.1", port: int = 8000, name: str = "openai"):
     """Start Serve on host:port (joining or starting Ray) and deploy the app; returns the base URL."""
-    from cluster.compose import init_ray
+    from cluster.ray_init import init_ray
 
     init_ray()
     serve.start(http_options={"host": host, "port": port})

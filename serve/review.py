@@ -106,7 +106,7 @@ def build_app(args: dict[str, Any] | ReviewConfig):
 
 def run(args: dict[str, Any] | ReviewConfig, *, port: int = 8100, name: str = "review") -> str:
     """Start Serve on the config's host and `port` (joining or starting Ray), deploy the app; the page's URL."""
-    from cluster.compose import init_ray
+    from cluster.ray_init import init_ray
 
     config = parse_config(args)
     app = build_app(config)

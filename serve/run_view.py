@@ -214,8 +214,8 @@ def group_counts(eps: list[dict]) -> dict[str, tuple[int, int]]:
 
 @lru_cache(maxsize=16)
 def _split_sizes(suite: str, limit: int | None) -> dict[str, int]:
-    from benchmarks.tasks import load_suite
     from cluster.config import resolve_suite
+    from harnesses.tasks import load_suite
 
     s = load_suite(resolve_suite(suite))
     return {name: len(s.split(name)[:limit] if limit else s.split(name)) for name in ("train", "val", "test")}

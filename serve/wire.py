@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from actors.model.base import Message, ModelReply, ModelRequest
+from harnesses.model import Message, ModelReply, ModelRequest
 
 
 class ContentPart(msgspec.Struct, kw_only=True):

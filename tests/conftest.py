@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from actors.model.sim import QUIRKS, Profile, Quirk, SimModel
-from benchmarks.tasks import load_suite
 from harnesses.spec import load_harness
+from harnesses.tasks import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE_SUITE = ROOT / "tests" / "fixtures" / "suite"

@@ -16,11 +16,11 @@ from typing import Any
 
 import msgspec
 
-from actors.model.base import Message, Model, ModelError, ModelRequest
 from actors.model.roles import LABELLER_ROLE
 from actors.records import Signature
 from actors.replies import loads_reply
 from harnesses.middleware.explore_budget import is_read_only
+from harnesses.model import Message, Model, ModelError, ModelRequest
 from harnesses.trace import Trace
 
 CRITICALITY = ("root_cause", "contributor", "non_terminal_friction", "recovered_friction", "unknown")

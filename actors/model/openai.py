@@ -18,8 +18,8 @@ import threading
 import time
 from typing import Any
 
-from actors.model.base import ModelError, ModelReply, ModelRequest, count_tokens, cut_reply, strip_reasoning
-from cluster.config import OpenAIModelConfig
+from actors.model.config import OpenAIModelConfig
+from harnesses.model import ModelError, ModelReply, ModelRequest, count_tokens, cut_reply, strip_reasoning
 
 RETRY_AFTER_CAP_S = 120.0
 

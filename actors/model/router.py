@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from actors.model.base import ModelError, ModelReply, ModelRequest
+from harnesses.model import ModelError, ModelReply, ModelRequest
 
 MAX_CONVERSATIONS = 10_000
 """Sticky entries kept; an episode older than this many newer ones has left the prefix cache anyway."""

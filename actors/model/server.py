@@ -9,10 +9,10 @@ from __future__ import annotations
 import threading
 import time
 
-from actors.model.base import Model, ModelError, ModelReply, ModelRequest
-from benchmarks.tasks import Task
-from cluster import metrics
-from cluster.config import ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
+from actors import metrics
+from actors.model.config import ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
+from harnesses.model import Model, ModelError, ModelReply, ModelRequest
+from harnesses.tasks import Task
 
 
 def build_model(config: ModelConfig, tasks: list[Task]) -> Model:

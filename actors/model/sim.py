@@ -16,9 +16,7 @@ answer any turn, and a run is deterministic for a seed.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,11 +24,13 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from actors.model.base import ModelReply, ModelRequest, count_tokens
 from actors.model.plan import Plan, Step, load_plan
-from benchmarks.tasks import Task, named_paths
+from actors.model import sim_proposer
 from actors.model.roles import LABELLER_ROLE, PROPOSER_ROLE
+from actors.model.seeded import seeded_rng
 from harnesses.action import PARSE_ERROR
+from harnesses.model import ModelReply, ModelRequest, count_tokens
+from harnesses.tasks import Task, named_paths
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -106,11 +106,6 @@ def mitigated_by_prompt(system_prompt: str) -> set[str]:
     return {q for q, pattern in RULE_PATTERNS.items() if re.search(pattern, system_prompt, re.IGNORECASE | re.DOTALL)}
 
 
-def _rng(*parts: object) -> random.Random:
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
 @dataclass(frozen=True)
 class EpisodeDraws:
     """What the model is like in this episode: fixed by (seed, task, profile) before anything happens.
@@ -127,7 +122,7 @@ class EpisodeDraws:
 
 
 def draw_episode(profile: Profile, task: Task, plan: Plan, seed: int, system_prompt: str) -> EpisodeDraws:
-    rng = _rng(seed, task.name, profile.name)
+    rng = seeded_rng(seed, task.name, profile.name)
     uniforms = {q: rng.random() for q in QUIRKS}
     u_cap = rng.random()
     explore_turns = rng.randint(*profile.explore_turns)
@@ -335,8 +330,6 @@ class SimModel:
             return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
                               completion_tokens=count_tokens(text))
         if PROPOSER_ROLE in system:
-            from actors.model import sim_proposer  # it builds on this module
-
             text = sim_proposer.propose(users[-1] if users else "", request.seed, self.profile.proposer_noise)
             return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
                               completion_tokens=count_tokens(text))

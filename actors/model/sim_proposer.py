@@ -15,7 +15,7 @@ import random
 import re
 from typing import Any
 
-from actors.model.sim import _rng
+from actors.model.seeded import seeded_rng
 from harnesses.edits import summarize_edits
 
 FIXES: dict[str, list[tuple[str, list[dict[str, Any]]]]] = {
@@ -89,7 +89,7 @@ def propose(user: str, seed: int, noise: float = 0.3) -> str:
     if not brief:
         return "I could not find the brief."
     k, rnd, harness_yaml = int(brief.get("k", 4)), int(brief.get("round", 1)), brief.get("harness_yaml", "")
-    rng: random.Random = _rng(seed, "proposer", rnd, brief.get("harness_id", ""))
+    rng: random.Random = seeded_rng(seed, "proposer", rnd, brief.get("harness_id", ""))
     tried = {h["summary"] for h in brief.get("history", [])}  # fixes tried before are not offered again
     clusters = brief.get("clusters", [])
     out: list[dict] = []

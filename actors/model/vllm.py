@@ -5,12 +5,13 @@ Three layers, so each can be used and tested on its own:
 - `AsyncVLLMModel` turns a `ModelRequest` into one engine request (the model's own chat
   template, sampling from the request) and the final `RequestOutput` into a `ModelReply`.
 - `VLLMModel` is the sync `Model` for one process: the engine on its own event-loop thread.
-- `start_vllm` is the Ray path: `replicas` engines, each in a `VLLMReplica` actor whose GPUs a
-  STRICT_PACK placement group reserves, behind a `RouterActor` (actors/model/router.py) that
-  keeps a conversation on one replica for its prefix cache and fails over when one dies.
+- `VLLMReplica` (vllm_replica.py) is one engine as an async actor class; `cluster/vllm.py`
+  starts `replicas` of them, each in a STRICT_PACK placement group that reserves its GPUs,
+  behind a `RouterActor` (router.py) that keeps a conversation on one replica for its prefix
+  cache and fails over when one dies.
 
 vLLM is imported only when an engine is built; the engine comes from an `EngineFactory`, so
-tests run everything here against a double of the engine (tests/doubles/vllm_engine.py).
+tests run everything here against a double of the engine (benchmarks/doubles/vllm_engine.py).
 """
 
 from __future__ import annotations
@@ -18,22 +19,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
-import os
 import threading
 import time
 import uuid
-import warnings
 from typing import Any, Protocol
 
 import msgspec
 
-from actors.model.base import ModelError, ModelReply, ModelRequest, strip_reasoning
-from actors.model.router import ReplicaDead, RouterActor
-from cluster.config import VLLMModelConfig
+from actors.model.config import VLLMModelConfig
+from actors.model.router import ReplicaDead
+from harnesses.model import ModelError, ModelReply, ModelRequest, strip_reasoning
 
 VLLM_HINT = "model.kind vllm needs the `vllm` extra (pip install 'self-harness[vllm]') and a GPU"
-PLACEMENT_TIMEOUT_S = 300.0
-"""How long start_vllm waits for the GPUs (an autoscaling cluster may have to add a node first)."""
 CONFIG_OWNED = ("model", "served_model_name", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization",
                 "dtype", "enable_prefix_caching")
 """Engine arguments the config sets itself; `engine_kwargs` may not override them (the placement follows them)."""
@@ -312,214 +309,3 @@ class VLLMModel:
         self._thread.join(timeout=30)
         if not self._thread.is_alive():
             self._loop.close()
-
-
-# -- on Ray ----------------------------------------------------------------------------------
-
-LATENCY_BUCKETS_S = [0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300]
-
-
-class ReplicaMetrics:
-    """A replica's counters through ray.util.metrics, so they reach Ray's Prometheus endpoint
-    (and the Grafana dashboard) next to vLLM's own engine metrics."""
-
-    def __init__(self, model: str, replica: int):
-        from ray.util import metrics
-
-        keys = ("model", "replica")
-        tags = {"model": model, "replica": str(replica)}
-
-        def made(metric):
-            metric.set_default_tags(tags)
-            return metric
-
-        self.requests = made(metrics.Counter("selfharness_vllm_requests", "Requests a vLLM replica took", keys))
-        self.errors = made(metrics.Counter("selfharness_vllm_errors", "Requests a vLLM replica failed", keys))
-        self.prompt_tokens = made(metrics.Counter("selfharness_vllm_prompt_tokens", "Prompt tokens", keys))
-        self.completion_tokens = made(metrics.Counter("selfharness_vllm_completion_tokens", "Completion tokens",
-                                                      keys))
-        self.in_flight = made(metrics.Gauge("selfharness_vllm_in_flight", "Requests in flight on a replica", keys))
-        self.latency = made(metrics.Histogram("selfharness_vllm_latency_s", "Seconds per request",
-                                              LATENCY_BUCKETS_S, keys))
-
-
-class VLLMReplica:
-    """One engine as an async Ray actor, placed in its placement group by `VLLMLauncher`.
-
-    The engine is built on first use, on the actor's loop: after Ray restarts the actor, the
-    router's next health check builds it again."""
-
-    def __init__(self, config: VLLMModelConfig, factory: EngineFactory, index: int):
-        import ray
-
-        self.config, self.factory, self.index = config, factory, index
-        self.core: AsyncVLLMModel | None = None
-        self._lock = asyncio.Lock()
-        self.metrics = ReplicaMetrics(served_name(config), index)
-        with warnings.catch_warnings():  # Ray's own property trips its deprecation of actor_id
-            warnings.simplefilter("ignore", DeprecationWarning)
-            self.reconstructed = ray.get_runtime_context().was_current_actor_reconstructed
-
-    async def _engine(self) -> AsyncVLLMModel:
-        if self.core is None:
-            async with self._lock:
-                if self.core is None:
-                    self.core = await AsyncVLLMModel.create(self.config, self.factory)
-        return self.core
-
-    async def start(self) -> dict:
-        await self._engine()
-        return await self.stats()
-
-    async def complete(self, request: ModelRequest) -> ModelReply:
-        core = await self._engine()
-        m = self.metrics
-        m.requests.inc()
-        m.in_flight.set(core.counters.in_flight + 1)
-        start = time.monotonic()
-        try:
-            reply = await core.complete(request)
-        except BaseException:
-            m.errors.inc()
-            raise
-        finally:
-            m.in_flight.set(core.counters.in_flight)
-        m.latency.observe(time.monotonic() - start)
-        m.prompt_tokens.inc(reply.prompt_tokens)
-        m.completion_tokens.inc(reply.completion_tokens)
-        return reply
-
-    async def health(self) -> bool:
-        await (await self._engine()).health()
-        return True
-
-    async def stats(self) -> dict:
-        out = {"replica": self.index, "pid": os.getpid(), "reconstructed": self.reconstructed}
-        if self.core is not None:
-            out.update(self.core.stats())
-        return out
-
-    async def shutdown(self) -> None:
-        if self.core is not None:
-            self.core.shutdown()
-
-
-def replica_bundles(config: VLLMModelConfig) -> list[dict[str, float]]:
-    """One bundle per GPU of a replica; vLLM's tensor-parallel workers take one GPU each."""
-    return [{"GPU": 1, "CPU": 1} for _ in range(config.tensor_parallel_size)]
-
-
-def replica_options(config: VLLMModelConfig, group) -> dict[str, Any]:
-    """Ray actor options of a replica in its placement group."""
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-
-    return dict(
-        num_cpus=1,
-        # TP=1: the engine runs in this actor's process tree and needs the GPU itself. TP>1: vLLM's Ray
-        # executor starts one worker per GPU bundle (capturing child tasks keeps them in this group),
-        # and the actor only drives them.
-        num_gpus=1 if config.tensor_parallel_size == 1 else 0,
-        max_restarts=config.max_restarts,
-        max_task_retries=0,  # the router retries a request on a live replica instead of waiting for this one
-        scheduling_strategy=PlacementGroupSchedulingStrategy(group, placement_group_bundle_index=0,
-                                                             placement_group_capture_child_tasks=True),
-    )
-
-
-class VLLMLauncher:
-    """Reserves each replica's GPUs with a STRICT_PACK placement group (tensor parallel wants one node)
-    and starts the replica actors; runs inside the router actor, which so owns them."""
-
-    def __init__(self, config: VLLMModelConfig, factory: EngineFactory, placement_timeout_s: float):
-        self.config, self.factory, self.placement_timeout_s = config, factory, placement_timeout_s
-        self.groups: list[Any] = []
-        self.replicas: list[Any] = []
-
-    async def launch(self) -> list[Any]:
-        import ray
-        from ray.util.placement_group import placement_group
-
-        cfg = self.config
-        self.groups = [placement_group(replica_bundles(cfg), strategy="STRICT_PACK") for _ in range(cfg.replicas)]
-        try:
-            await asyncio.wait_for(asyncio.gather(*(_awaited(g.ready()) for g in self.groups)),
-                                   self.placement_timeout_s)
-        except asyncio.TimeoutError:
-            total, free = ray.cluster_resources(), ray.available_resources()
-            have = ", ".join(f"{total.get(k, 0):g} {k}s ({free.get(k, 0):g} free)" for k in ("GPU", "CPU"))
-            raise VLLMStartError(
-                f"vllm: {cfg.replicas} replica(s) x tensor_parallel_size={cfg.tensor_parallel_size} need "
-                f"{cfg.replicas * cfg.tensor_parallel_size} GPUs: per replica a placement group of "
-                f"{cfg.tensor_parallel_size} bundles {{GPU: 1, CPU: 1}} on one node; not placed within "
-                f"{self.placement_timeout_s:g}s (the cluster has {have})") from None
-        Replica = ray.remote(VLLMReplica)
-        self.replicas = [Replica.options(**replica_options(cfg, g)).remote(cfg, self.factory, i)
-                         for i, g in enumerate(self.groups)]
-        results = await asyncio.gather(*(_awaited(r.start.remote()) for r in self.replicas), return_exceptions=True)
-        failed = [(i, r) for i, r in enumerate(results) if isinstance(r, BaseException)]
-        if failed:
-            i, e = failed[0]
-            cause = getattr(e, "cause", None) or e
-            raise VLLMStartError(f"vllm replica {i} of {cfg.replicas} did not start: {type(cause).__name__}: {cause}")
-        return self.replicas
-
-    async def shutdown(self) -> None:
-        import ray
-        from ray.util.placement_group import remove_placement_group
-
-        async def stop(replica):
-            try:
-                await asyncio.wait_for(_awaited(replica.shutdown.remote()), 30)
-            except Exception:
-                pass
-            ray.kill(replica, no_restart=True)
-
-        await asyncio.gather(*(stop(r) for r in self.replicas))
-        for group in self.groups:
-            try:
-                remove_placement_group(group)
-            except Exception:
-                pass
-        self.replicas, self.groups = [], []
-
-
-async def _awaited(ref):
-    return await ref
-
-
-def start_vllm(config: VLLMModelConfig, engine_factory: EngineFactory | None = None, *,
-               placement_timeout_s: float = PLACEMENT_TIMEOUT_S):
-    """Start `config.replicas` engines on Ray behind a router; returns the router's actor handle, which
-    answers `complete.remote(ModelRequest) -> ModelReply` and `stats.remote() -> dict` (with "model")
-    like a ModelServer. Blocks until every replica has loaded its model. Stop it with `stop_vllm`."""
-    import ray
-
-    engine_args(config)  # a bad engine_kwargs fails here, before any GPU is reserved
-    if not ray.is_initialized():
-        from cluster.compose import init_ray
-
-        init_ray()
-    Router = ray.remote(RouterActor).options(num_cpus=0, max_restarts=0)
-    router = Router.remote(served_name(config), VLLMLauncher(config, engine_factory or VLLMEngineFactory(),
-                                                               placement_timeout_s),
-                           health_check_s=config.health_check_s)
-    try:
-        ray.get(router.start.remote())
-    except Exception as e:
-        ray.kill(router)
-        cause = getattr(e, "cause", None)
-        if isinstance(cause, (VLLMStartError, ImportError, ValueError)):
-            raise type(cause)(str(cause)) from None
-        raise VLLMStartError(f"vllm: the router did not start: {e}") from None
-    return router
-
-
-def stop_vllm(router, timeout_s: float = 60.0) -> None:
-    """Stop the replicas, free their GPUs (placement groups) and the router."""
-    import ray
-
-    try:
-        ray.get(router.shutdown.remote(), timeout=timeout_s)
-    except Exception:
-        pass
-    ray.kill(router)

@@ -39,10 +39,10 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from actors.sandbox.base import (LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult,
-                                 SandboxError, VerifierRun)
-from actors.sandbox.integrity import (IGNORED_AFTER, Snapshot, cap, diff, expected_tests, read_rewards,
-                                      tar_snapshot, under, unexpected)
+from actors.sandbox.integrity import (IGNORED_AFTER, Snapshot, cap, diff, expected_tests, read_rewards, tar_snapshot,
+                                      under, unexpected)
+from harnesses.sandbox import (LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult, SandboxError,
+                               VerifierRun)
 from harnesses.trace import Tampering
 
 SETTLE_S = 1.0

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from actors.sandbox.base import SandboxBackend, SandboxError
-from cluster.config import KubernetesSandboxConfig, LocalSandboxConfig, SandboxConfig
+from actors.sandbox.config import KubernetesSandboxConfig, LocalSandboxConfig, SandboxConfig
+from harnesses.sandbox import SandboxBackend, SandboxError
 
 
 def build_backend(config: SandboxConfig) -> SandboxBackend:

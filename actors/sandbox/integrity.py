@@ -29,7 +29,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.sandbox.base import LOGS_DIR, REWARD_FILES, TESTS_DIR, VERIFIER_DIR, Sandbox
+from harnesses.sandbox import REWARD_FILES, TESTS_DIR, VERIFIER_DIR, Sandbox
 from harnesses.trace import Tampering
 
 DIGEST_BYTES = 4 << 20

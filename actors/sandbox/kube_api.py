@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
-from actors.sandbox.base import SandboxError
+from harnesses.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from actors.sandbox.base import Limits, SandboxError
+from harnesses.sandbox import Limits, SandboxError
 
 STDOUT, STDERR, ERROR = 1, 2, 3
 STDIN_CHUNK = 256 * 1024

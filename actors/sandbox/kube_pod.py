@@ -17,7 +17,7 @@ import re
 import secrets
 from typing import Any
 
-from actors.sandbox.base import Limits
+from harnesses.sandbox import Limits
 
 GROUP = "selfharness.io"
 SANDBOX_LABEL = f"{GROUP}/sandbox"
@@ -280,8 +280,8 @@ def reference_template() -> dict:
     """k8s/sandbox/pod-template.yaml: the pod of an example task with the default config, as a
     PodTemplate object (documentation in the cluster; tests/k8s/test_manifests.py keeps it equal
     to what `pod_manifest` makes). Regenerate: python -m actors.sandbox.kube_pod > k8s/sandbox/pod-template.yaml"""
-    from benchmarks.tasks import EnvironmentSpec, Task
-    from cluster.config import KubernetesSandboxConfig
+    from actors.sandbox.config import KubernetesSandboxConfig
+    from harnesses.tasks import EnvironmentSpec, Task
 
     config = KubernetesSandboxConfig()
     task = Task(name="example-task", path="/nonexistent", instruction="an example",

@@ -24,8 +24,8 @@ import sys
 import threading
 from typing import Any, Collection
 
-from actors.sandbox.base import SandboxError
 from actors.sandbox.kube_pod import INSTANCE_LABEL, RUN_LABEL, SANDBOX_SELECTOR, label_value
+from harnesses.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class PeriodicSweeper:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m actors.sandbox.kube_sweeper --run RUN`: delete a dead run's sandbox pods."""
-    from cluster.config import KubernetesSandboxConfig
+    from actors.sandbox.config import KubernetesSandboxConfig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--namespace", default=KubernetesSandboxConfig().namespace)

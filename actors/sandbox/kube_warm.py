@@ -20,8 +20,8 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from actors.sandbox.base import Limits, SandboxError
 from actors.sandbox.kube_pod import PodState, pod_labels
+from harnesses.sandbox import Limits, SandboxError
 
 log = logging.getLogger(__name__)
 _WORKERS = 2

@@ -47,15 +47,14 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from actors.sandbox import kube_exec as kx
 from actors.sandbox import container_verify
-from actors.sandbox.base import ExecResult, Limits, SandboxError, VerifierRun
+from actors.sandbox import kube_exec as kx
 from actors.sandbox.integrity import Snapshot
 from actors.sandbox.kube_api import KubeAPI, KubeAPIError
-from actors.sandbox.kube_pod import (CONTAINER, CREATOR_ANNOTATION, EPISODE_LABEL, WARM_LABEL, PodState,
-                                     label_value, pod_labels, pod_manifest, pod_name, read_state, task_image,
-                                     template_key)
+from actors.sandbox.kube_pod import (CONTAINER, CREATOR_ANNOTATION, EPISODE_LABEL, WARM_LABEL, PodState, label_value,
+                                     pod_labels, pod_manifest, pod_name, read_state, task_image, template_key)
 from actors.sandbox.local import _FORK_MARKERS, _Output, exit_cause
+from harnesses.sandbox import ExecResult, Limits, SandboxError, VerifierRun
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +74,8 @@ class KubernetesSandboxBackend:
         self._live: set[str] = set()
         """Pods this backend made and has not deleted (starting, in use, or warm)."""
         self._closed = False
-        from actors.sandbox.kube_warm import WarmPool
         from actors.sandbox.kube_sweeper import PeriodicSweeper
+        from actors.sandbox.kube_warm import WarmPool
 
         self.warm = WarmPool(self, config.warm_pool, config.warm_max_idle_s) if config.warm_pool else None
         self.sweeper = PeriodicSweeper(self, config.sweep_interval_s) if config.sweep_interval_s else None

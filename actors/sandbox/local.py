@@ -115,9 +115,9 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from actors.sandbox.base import (LOGS_DIR, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult, Limits, SandboxError,
-                                 VerifierRun)
 from actors.sandbox.integrity import Snapshot, diff, expected_tests, host_snapshot, read_rewards, under, unexpected
+from harnesses.sandbox import (LOGS_DIR, TESTS_DIR, VERIFIER_DIR, VERIFIER_ENV, ExecResult, Limits, SandboxError,
+                               VerifierRun)
 
 INSTALL_HINT = "bubblewrap (bwrap) is not installed: sudo apt-get install -y bubblewrap"
 

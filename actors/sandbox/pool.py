@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from cluster import metrics
+from actors import metrics
 
 
 class SandboxPool:

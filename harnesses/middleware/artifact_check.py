@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import shlex
 
-from benchmarks.tasks import named_paths
 from harnesses.action import Action
 from harnesses.middleware.base import EpisodeContext, Middleware
+from harnesses.tasks import named_paths
 
 
 class ArtifactCheck(Middleware):

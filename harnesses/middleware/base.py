@@ -13,9 +13,9 @@ from harnesses.action import Action
 from harnesses.trace import MiddlewareEvent, Trace
 
 if TYPE_CHECKING:
-    from actors.sandbox.base import ExecResult, Sandbox
-    from benchmarks.tasks import Task
+    from harnesses.sandbox import ExecResult, Sandbox
     from harnesses.spec import HarnessSpec
+    from harnesses.tasks import Task
 
 
 @dataclass

@@ -6,8 +6,8 @@ error; this middleware is that mechanism, so the recovery text is an editable su
 
 from __future__ import annotations
 
-from actors.sandbox.base import ExecResult
 from harnesses.middleware.base import EpisodeContext, Middleware
+from harnesses.sandbox import ExecResult
 
 
 class ErrorRecovery(Middleware):

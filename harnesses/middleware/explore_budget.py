@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from actors.sandbox.base import ExecResult
 from harnesses.action import Action
 from harnesses.middleware.base import EpisodeContext, Middleware
+from harnesses.sandbox import ExecResult
 
 READ_ONLY = {"ls", "cat", "head", "tail", "find", "grep", "wc", "file", "stat", "tree", "pwd", "less",
              "more", "sort", "uniq", "cut", "du", "df", "which", "type", "command", "echo", "env", "printenv", "id", "whoami", "git"}

@@ -8,8 +8,8 @@ fixing the Makefile is progress, not a loop.
 
 from __future__ import annotations
 
-from actors.sandbox.base import ExecResult
 from harnesses.middleware.base import CommandDecision, EpisodeContext, Middleware
+from harnesses.sandbox import ExecResult
 
 
 class LoopBreaker(Middleware):

@@ -11,7 +11,8 @@ import msgspec
 import pytest
 
 from actors.approvals import ApprovalConfig, ApprovalError, ApprovalStore, needs_approval
-from cluster.config import RunConfig, SimModelConfig
+from actors.model.config import SimModelConfig
+from cluster.config import RunConfig
 from cluster.loop import open_run, run_loop_bare
 from tests.conftest import needs_bwrap
 

@@ -8,10 +8,11 @@ import json
 import msgspec
 import pytest
 
-from actors.model.base import ModelReply
+from actors.model.config import SimModelConfig
 from actors.model.roles import PROPOSER_ROLE
-from cluster.config import RunConfig, SimModelConfig
+from cluster.config import RunConfig
 from cluster.loop import load_splits, open_run, run_loop_bare
+from harnesses.model import ModelReply
 from tests.conftest import needs_bwrap
 
 pytestmark = needs_bwrap
@@ -111,7 +112,7 @@ def test_a_garbage_proposer_ends_cleanly(tmp_path, monkeypatch):
 
 def test_the_same_episode_asked_twice_runs_once(tmp_path, minimal, word_task):
     from actors.evaluator import Evaluator
-    from cluster.store import RunStore
+    from actors.run_dir import RunStore
 
     calls = []
 

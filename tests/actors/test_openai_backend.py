@@ -7,10 +7,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from actors.model.base import Message, ModelError, ModelRequest
+from actors.model.config import OpenAIModelConfig
 from actors.model.openai import OpenAIModel
 from harnesses.agent import run_episode
-from cluster.config import OpenAIModelConfig
+from harnesses.model import Message, ModelError, ModelRequest
 from tests.conftest import needs_bwrap, sim
 from tests.doubles.faulty_endpoint import Fault, FaultyEndpoint
 

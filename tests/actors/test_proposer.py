@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from actors.model.base import ModelError, ModelReply
 from actors.proposer import Proposer, check_proposals
 from actors.records import MiningBrief
+from harnesses.model import ModelError
 
 GOOD = {"surface": "middleware", "edits": [{"op": "enable_middleware", "name": "artifact_check"}],
         "audit": {"target_cluster": "c0001", "hypothesis": "h", "expected_effect": "e", "regression_risk": "r"}}

@@ -9,12 +9,12 @@ import pytest
 
 from actors.mining.labeller import parse_label
 from actors.mining.mechanisms import MechanismVocabulary
-from actors.model.base import strip_reasoning
 from actors.proposer import check_proposals
 from actors.replies import complete_items, loads_reply
 from harnesses.action import ReplyError
 from harnesses.agent import Episode
 from harnesses.edits import EnableMiddleware, apply, summarize_edits
+from harnesses.model import strip_reasoning
 from harnesses.trace import Trace
 
 REPLIES = Path(__file__).resolve().parent.parent / "fixtures" / "replies"

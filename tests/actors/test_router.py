@@ -7,8 +7,8 @@ import asyncio
 import pytest
 import ray.exceptions
 
-from actors.model.base import Message, ModelError, ModelReply, ModelRequest
 from actors.model.router import NoReplica, ReplicaDead, Router, RouterActor
+from harnesses.model import Message, ModelError, ModelReply, ModelRequest
 
 
 def test_a_conversation_sticks_to_its_replica():

@@ -1,4 +1,4 @@
-"""The kubernetes sandbox backend against the API server double (tests/doubles/kube_apiserver.py):
+"""The kubernetes sandbox backend against the API server double (benchmarks/doubles/kube_apiserver.py):
 the real `kubernetes` client on the real wire, pods backed by bubblewrap sandboxes.
 
 The pod manifest, exec with its deadlines, files as tar, start failures and their retries,
@@ -15,18 +15,18 @@ import time
 import msgspec
 import pytest
 
-from actors.sandbox.base import Limits, SandboxError
+from actors.sandbox.config import KubernetesSandboxConfig
 from actors.sandbox.kube_api import RBAC, KubeAPI, backoff_s
 from actors.sandbox.kube_pod import (EPISODE_LABEL, INSTANCE_LABEL, INTERNET_LABEL, RUN_LABEL, SANDBOX_LABEL,
-                                     TASK_LABEL, WARM_LABEL, PodState, label_value, pod_labels, pod_manifest,
-                                     pod_name, read_state, task_image, template_key)
+                                     TASK_LABEL, WARM_LABEL, PodState, label_value, pod_labels, pod_manifest, pod_name,
+                                     read_state, task_image, template_key)
 from actors.sandbox.kube_sweeper import main as sweeper_main
 from actors.sandbox.kube_sweeper import sweep
 from actors.sandbox.kubernetes import KubernetesSandboxBackend
-from benchmarks.tasks import load_suite, run_oracle, run_verifier
-from cluster.config import KubernetesSandboxConfig
+from benchmarks.doubles.kube_apiserver import V4, V5, ImageRegistry, KubeAPIServerDouble
+from harnesses.sandbox import Limits, SandboxError
+from harnesses.tasks import load_suite, run_oracle, run_verifier
 from tests.conftest import CORE_SUITE, needs_bwrap
-from tests.doubles.kube_apiserver import V4, V5, ImageRegistry, KubeAPIServerDouble
 
 pytestmark = needs_bwrap
 TASK = "bigram-frequency-top"

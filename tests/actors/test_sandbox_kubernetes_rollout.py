@@ -8,14 +8,14 @@ from __future__ import annotations
 import pytest
 
 from actors.rollout import summarize
+from actors.sandbox.config import KubernetesSandboxConfig
 from actors.sandbox.kube_pod import SANDBOX_SELECTOR
 from actors.sandbox.kubernetes import KubernetesSandboxBackend
 from actors.sandbox.local import LocalSandboxBackend
+from benchmarks.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
 from benchmarks.k8s_rollout import FAST, inject_faults, outcomes, rollout_config, run_episodes
-from benchmarks.tasks import load_suite
-from cluster.config import KubernetesSandboxConfig
+from harnesses.tasks import load_suite
 from tests.conftest import CORE_SUITE, FIXTURE_SUITE, needs_bwrap
-from tests.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
 
 pytestmark = needs_bwrap
 
@@ -98,9 +98,9 @@ def _task_with(lasting: dict[str, str], kind: str) -> str:
 @pytest.mark.ray
 def test_a_ray_rollout_builds_the_backend_from_its_config(tmp_path):
     """The config path: RolloutConfig.sandbox -> the factory, inside Ray worker processes."""
+    from actors.run_dir import RunStore
     from cluster.compose import run_rollout
     from cluster.config import RolloutConfig
-    from cluster.store import RunStore
 
     with KubeAPIServerDouble(ImageRegistry.from_suite(load_suite(FIXTURE_SUITE))) as double:
         sandbox = KubernetesSandboxConfig(host=double.url, **FAST)

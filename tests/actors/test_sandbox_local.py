@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from actors.sandbox.base import Limits, Sandbox, SandboxBackend, SandboxError
-from actors.sandbox.local import (PROJECT_DIR, LocalSandbox, LocalSandboxBackend, SandboxPathError,
-                                  _count_processes_of)
-from benchmarks.tasks import load_task, run_oracle, run_verifier
+from actors.sandbox.local import PROJECT_DIR, LocalSandbox, LocalSandboxBackend, SandboxPathError, _count_processes_of
+from harnesses.sandbox import Limits, Sandbox, SandboxBackend, SandboxError
+from harnesses.tasks import load_task, run_oracle, run_verifier
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 

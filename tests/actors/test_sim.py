@@ -2,9 +2,9 @@
 
 import json
 
-from actors.model.base import Message, ModelRequest
 from actors.model.plan import parse_solution
 from actors.model.sim import QUIRKS, SimModel, draw_episode, list_profiles, load_profile, mitigated_by_prompt
+from harnesses.model import Message, ModelRequest
 from tests.conftest import only
 
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from actors.sandbox.base import Limits
+from actors.sandbox.config import KubernetesSandboxConfig
 from actors.sandbox.integrity import names_verifier
 from benchmarks.k8s_rollout import FAST
-from benchmarks.tasks import load_suite
-from cluster.config import KubernetesSandboxConfig
+from harnesses.sandbox import Limits
+from harnesses.tasks import load_suite
 from tests.conftest import CORE_SUITE, needs_bwrap
 
 pytestmark = needs_bwrap
@@ -33,7 +33,7 @@ def backend(request, suite):
         yield LocalSandboxBackend()
         return
     from actors.sandbox.kubernetes import KubernetesSandboxBackend
-    from tests.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
+    from benchmarks.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
 
     with KubeAPIServerDouble(ImageRegistry.from_suite(suite)) as double:
         b = KubernetesSandboxBackend(KubernetesSandboxConfig(host=double.url, **FAST))
@@ -166,9 +166,10 @@ def test_keep_processes_keeps_them_and_detects_a_forger(backend, sandbox, tmp_pa
 
 
 def test_a_task_declares_keep_processes(tmp_path):
-    from benchmarks.tasks import TaskError, load_task
-    from tests.conftest import FIXTURE_SUITE
     import shutil
+
+    from harnesses.tasks import TaskError, load_task
+    from tests.conftest import FIXTURE_SUITE
 
     task = tmp_path / "t"
     shutil.copytree(FIXTURE_SUITE / "word-report", task)

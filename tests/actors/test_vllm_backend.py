@@ -10,12 +10,13 @@ import time
 
 import pytest
 
-from actors.model.base import Message, ModelError, ModelRequest
+from actors.model.config import VLLMModelConfig
 from actors.model.router import ReplicaDead
-from actors.model.vllm import VLLMModel, engine_args, render_prompt, replica_bundles, sampling_kwargs
-from cluster.config import VLLMModelConfig
+from actors.model.vllm import VLLMModel, engine_args, render_prompt, sampling_kwargs
+from benchmarks.doubles.vllm_engine import AsyncLLMDouble, EngineDoubleFactory, RequestOutputKind, TokenizerDouble
+from cluster.vllm import replica_bundles
+from harnesses.model import Message, ModelError, ModelRequest
 from tests.conftest import ROOT
-from tests.doubles.vllm_engine import AsyncLLMDouble, EngineDoubleFactory, RequestOutputKind, TokenizerDouble
 
 CONFIG = VLLMModelConfig(model="Qwen/Qwen2.5-0.5B-Instruct", max_tokens=512, top_p=0.9)
 
@@ -162,7 +163,7 @@ def test_engine_args_follow_the_config():
 
 
 def test_replica_options_pin_the_gpus_in_the_placement_group():
-    from actors.model.vllm import replica_options
+    from cluster.vllm import replica_options
 
     group = object()  # a PlacementGroup in real life; the options only carry it
     one = replica_options(VLLMModelConfig(model="m", max_restarts=5), group)
@@ -220,7 +221,7 @@ def wait_for(condition, timeout_s: float = 60.0, every_s: float = 0.1):
 def test_replicas_on_placement_groups_sticky_routing_and_failover(gpu_cluster):
     import ray
 
-    from actors.model.vllm import start_vllm, stop_vllm
+    from cluster.vllm import start_vllm, stop_vllm
 
     config = VLLMModelConfig(model="double-model", served_model_name="agent", tensor_parallel_size=2, replicas=2,
                              max_model_len=400, health_check_s=0.2, max_restarts=2)
@@ -282,7 +283,8 @@ def test_replicas_on_placement_groups_sticky_routing_and_failover(gpu_cluster):
 def test_too_few_gpus_is_a_clear_error_that_frees_what_it_reserved(gpu_cluster):
     import ray
 
-    from actors.model.vllm import VLLMStartError, start_vllm
+    from actors.model.vllm import VLLMStartError
+    from cluster.vllm import start_vllm
 
     config = VLLMModelConfig(model="m", tensor_parallel_size=2, replicas=3)
     with pytest.raises(VLLMStartError, match=r"need 6 GPUs.*the cluster has 4 GPUs"):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import pytest
 
+from actors.model.config import SimModelConfig
 from actors.model.sim import list_profiles, load_profile
 from actors.rollout import summarize
 from benchmarks.check import check_suite
 from cluster.compose import prepare, run_rollout_bare
-from cluster.config import RolloutConfig, SimModelConfig
+from cluster.config import RolloutConfig
 from tests.conftest import CORE_SUITE, needs_bwrap
 
 pytestmark = needs_bwrap

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from benchmarks.check import check_task
-from benchmarks.tasks import load_task
+from harnesses.tasks import load_task
 from tests.conftest import FIXTURE_SUITE, needs_bwrap
 
 pytestmark = needs_bwrap

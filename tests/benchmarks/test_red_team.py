@@ -12,7 +12,7 @@ import pytest
 
 from actors.model.sim import SimModel, load_profile
 from benchmarks.red_team import ATTACKS, CHANNELS, NEUTRALIZED, format_rows, red_team
-from benchmarks.tasks import load_suite
+from harnesses.tasks import load_suite
 from tests.conftest import CORE_SUITE, needs_bwrap
 
 pytestmark = needs_bwrap
@@ -51,10 +51,10 @@ def test_red_team_on_local(tasks):
 
 
 def test_red_team_on_kubernetes(suite, tasks):
+    from actors.sandbox.config import KubernetesSandboxConfig
     from actors.sandbox.kubernetes import KubernetesSandboxBackend
+    from benchmarks.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
     from benchmarks.k8s_rollout import FAST
-    from cluster.config import KubernetesSandboxConfig
-    from tests.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
 
     model = SimModel(load_profile("minimax"), tasks)
     with KubeAPIServerDouble(ImageRegistry.from_suite(suite)) as double:

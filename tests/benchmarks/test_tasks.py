@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.tasks import TaskError, load_suite, load_task, named_paths, parse_size_mb
+from harnesses.tasks import TaskError, load_suite, load_task, named_paths, parse_size_mb
 from tests.conftest import CORE_SUITE, FIXTURE_SUITE
 
 TB2_TOML = '''version = "1.0"

@@ -7,7 +7,7 @@ import socket
 
 import ray._private.services as services
 
-from cluster.compose import _live_or_local
+from cluster.ray_init import live_or_local
 
 
 def test_a_stale_record_means_a_local_cluster_and_a_live_one_is_joined(monkeypatch):
@@ -15,11 +15,11 @@ def test_a_stale_record_means_a_local_cluster_and_a_live_one_is_joined(monkeypat
         live.bind(("127.0.0.1", 0))
         live.listen()
         monkeypatch.setattr(services, "find_bootstrap_address", lambda _: f"127.0.0.1:{live.getsockname()[1]}")
-        assert _live_or_local() is None
+        assert live_or_local() is None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead = s.getsockname()[1]
     monkeypatch.setattr(services, "find_bootstrap_address", lambda _: f"127.0.0.1:{dead}")
-    assert _live_or_local() == "local"
+    assert live_or_local() == "local"
     monkeypatch.setattr(services, "find_bootstrap_address", lambda _: None)
-    assert _live_or_local() is None
+    assert live_or_local() is None

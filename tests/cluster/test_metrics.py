@@ -12,9 +12,9 @@ import re
 
 import pytest
 
-from actors.model.base import ModelError, ModelReply, ModelRequest, Message
-from cluster import metrics
-from cluster.metrics import METRICS, STAGES, local_value
+from actors import metrics
+from actors.metrics import METRICS, STAGES, local_value
+from harnesses.model import Message, ModelError, ModelReply, ModelRequest
 from harnesses.trace import CommandRecord, Tampering, Trace
 from tests.conftest import ROOT, needs_bwrap
 
@@ -158,10 +158,10 @@ def test_stages_are_the_controllers_phases():
 
 
 def test_vllm_replica_metrics_are_the_tables(monkeypatch):
-    """ReplicaMetrics (actors/model/vllm.py) makes its own ray.util.metrics: same names, kinds, tags, buckets."""
+    """ReplicaMetrics (actors/model/vllm_replica.py) makes its own ray.util.metrics: same names, kinds, tags, buckets."""
     import ray.util.metrics as ray_metrics
 
-    from actors.model.vllm import ReplicaMetrics
+    from actors.model.vllm_replica import ReplicaMetrics
 
     made = {}
 
@@ -187,10 +187,10 @@ def test_vllm_replica_metrics_are_the_tables(monkeypatch):
 def test_a_finished_round_counts_its_decisions(tmp_path, minimal):
     from actors.controller import Controller
     from actors.records import RoundRecord, SplitScore
+    from actors.run_dir import RunStore
     from cluster.config import RunConfig
-    from cluster.store import RunStore
 
-    c = Controller(RunConfig(), RunStore(tmp_path), None, None, None, minimal, log=lambda *_: None)
+    c = Controller(RunConfig().loop(), RunStore(tmp_path), None, None, None, minimal, log=lambda *_: None)
     no = SplitScore(split="train", harness_id=minimal.id, passed=0, episodes=0, infra_errors=0)
     rec = RoundRecord(round=1, harness_id=minimal.id, train=no, val=no, proposals=3, refused=1, accepted=1)
     c._finish_round(1, rec, minimal, minimal, ["r1p0"], [], "why", rejected=["r1p1", "r1p2"])
@@ -199,7 +199,8 @@ def test_a_finished_round_counts_its_decisions(tmp_path, minimal):
 
 @needs_bwrap
 def test_the_bare_loop_records_episodes_round_and_stage(tmp_path):
-    from cluster.config import RunConfig, SimModelConfig
+    from actors.model.config import SimModelConfig
+    from cluster.config import RunConfig
     from cluster.loop import open_run, run_loop_bare
 
     cfg = RunConfig(limit=2, attempts=1, rounds=1, k=2, concurrency=2, progress=False,

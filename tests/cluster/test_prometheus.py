@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from cluster import metrics
-from cluster.config import RolloutConfig, SimModelConfig
-from cluster.store import RunStore
+from actors import metrics
+from actors.model.config import SimModelConfig
+from actors.run_dir import RunStore
+from cluster.config import RolloutConfig
 from tests.conftest import FIXTURE_SUITE, ROOT, needs_bwrap
 
 pytestmark = [needs_bwrap, pytest.mark.ray]

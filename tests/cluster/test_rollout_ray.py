@@ -9,9 +9,10 @@ import sys
 
 import pytest
 
+from actors.model.config import SimModelConfig
+from actors.run_dir import RunStore
 from cluster.compose import run_rollout
-from cluster.config import RolloutConfig, SimModelConfig
-from cluster.store import RunStore
+from cluster.config import RolloutConfig
 from harnesses.trace import load_trace
 from tests.conftest import FIXTURE_SUITE, ROOT, needs_bwrap
 
@@ -22,7 +23,7 @@ pytestmark = [needs_bwrap, pytest.mark.ray]
 def ray_cluster():
     import ray
 
-    from cluster.compose import init_ray
+    from cluster.ray_init import init_ray
 
     init_ray()
     yield

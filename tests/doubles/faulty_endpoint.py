@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import msgspec
 
-from actors.model.base import Model
+from harnesses.model import Model
 from serve.wire import ChatRequest, completion, error
 
 

@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from actors.model.base import ModelReply
 from actors.rollout import RolloutWorker, plan_episodes, summarize
 from harnesses.edits import SetRuntime, apply
+from harnesses.model import ModelReply
 from tests.conftest import needs_bwrap, sim
 
 pytestmark = needs_bwrap

@@ -53,7 +53,7 @@ def test_persistent_shell_keeps_cwd_env_and_path(word_task, minimal, backend):
     from harnesses.trace import Trace
 
     harness = apply(minimal, EnableMiddleware(name="persistent_shell"))
-    sandbox = backend.open(word_task, __import__("actors.sandbox.base", fromlist=["Limits"]).Limits())
+    sandbox = backend.open(word_task, __import__("harnesses.sandbox", fromlist=["Limits"]).Limits())
     try:
         ep = Episode(word_task, harness, sim(None, [word_task]), sandbox, Trace(task="t", harness_id="h", model="m",
                                                                                   attempt=0, seed=0))

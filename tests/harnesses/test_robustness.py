@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import shutil
 
-from actors.model.base import ModelError, ModelReply
 from actors.rollout import RolloutWorker, plan_episodes, summarize
-from actors.sandbox.base import SandboxError
-from benchmarks.tasks import load_suite
 from harnesses.agent import run_episode
+from harnesses.model import ModelError, ModelReply
+from harnesses.sandbox import SandboxError
+from harnesses.tasks import load_suite
 from tests.conftest import FIXTURE_SUITE, needs_bwrap, sim
 
 pytestmark = needs_bwrap

@@ -2,7 +2,7 @@
 every one of them; the PodMonitor scrapes the port KubeRay's Ray pods serve them on.
 
 Exported names follow Ray's rule (`ray_` + name, `_total` for a counter, `_bucket`/`_sum`/`_count`
-for a histogram: `cluster.metrics.exported_series`), which test_prometheus.py checks against a
+for a histogram: `actors.metrics.exported_series`), which test_prometheus.py checks against a
 real Prometheus."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from cluster.metrics import METRICS, exported_series, series_index
+from actors.metrics import METRICS, exported_series, series_index
 from tests.conftest import ROOT
 
 DASHBOARD = ROOT / "k8s" / "grafana" / "self-harness.json"
@@ -102,7 +102,7 @@ def test_every_query_reads_only_exported_series_and_known_labels():
         if not names:
             problems.append(f"{title}: {target['expr']!r} reads no metric")
         unknown = [n for n in names if n not in index]
-        problems += [f"{title}: {n!r} is not a series cluster/metrics.py exports (as Prometheus sees it: "
+        problems += [f"{title}: {n!r} is not a series actors/metrics.py exports (as Prometheus sees it: "
                      f"ray_<name>, _total for counters, _bucket/_sum/_count for histograms)" for n in unknown]
         known = [index[n] for n in names if n in index]
         allowed = RAY_LABELS | relabelled() | {t for m in known for t in m.tags}

@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actors.sandbox.base import Limits
+from actors.model.config import VLLMModelConfig
+from actors.sandbox.config import KubernetesSandboxConfig
 from actors.sandbox.kube_api import RBAC
-from actors.sandbox.kube_pod import (INTERNET_LABEL, SANDBOX_SELECTOR, pod_labels, pod_manifest,
-                                     reference_template)
-from benchmarks.tasks import EnvironmentSpec, Task
-from cluster.config import KubernetesSandboxConfig, RunConfig, VLLMModelConfig, load_config
+from actors.sandbox.kube_pod import INTERNET_LABEL, SANDBOX_SELECTOR, pod_labels, pod_manifest, reference_template
+from cluster.config import RunConfig, load_config
+from harnesses.sandbox import Limits
+from harnesses.tasks import EnvironmentSpec, Task
 from tests.conftest import ROOT
 
 K8S = ROOT / "k8s"

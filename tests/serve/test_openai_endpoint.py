@@ -13,8 +13,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from actors.model.base import Message, ModelRequest
-from cluster.config import MiningConfig, OpenAIModelConfig, RunConfig, SimModelConfig
+from actors.miner import MiningConfig
+from actors.model.config import OpenAIModelConfig, SimModelConfig
+from cluster.config import RunConfig
+from harnesses.model import Message, ModelRequest
 from tests.conftest import needs_bwrap
 
 pytestmark = [pytest.mark.ray, needs_bwrap]
@@ -36,7 +38,7 @@ def endpoint():
     import ray
     from ray import serve
 
-    from cluster.compose import init_ray
+    from cluster.ray_init import init_ray
     from serve.openai import build_app
 
     if ray.is_initialized():  # workers must inherit the key's variable, as on a real node
@@ -57,8 +59,8 @@ def test_the_openai_client_talks_to_it(endpoint):
     from openai import OpenAI
 
     from actors.model.sim import SimModel, load_profile
-    from benchmarks.tasks import load_suite
     from cluster.config import resolve_suite
+    from harnesses.tasks import load_suite
 
     client = OpenAI(base_url=endpoint, api_key=KEY)
     assert [m.id for m in client.models.list().data] == ["sim/glm"]
@@ -137,9 +139,9 @@ def test_the_loop_through_the_endpoint_decides_as_the_sim_and_leaks_no_key(endpo
 
 
 def test_an_unreachable_endpoint_is_a_clean_infrastructure_failure_on_ray(endpoint, tmp_path):
+    from actors.run_dir import RunStore
     from cluster.compose import run_rollout
     from cluster.config import RolloutConfig
-    from cluster.store import RunStore
     from tests.conftest import FIXTURE_SUITE
 
     gone = OpenAIModelConfig(base_url=f"http://127.0.0.1:{free_port()}/v1", model="m", api_key_env=None,

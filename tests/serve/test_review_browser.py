@@ -19,9 +19,10 @@ import msgspec
 import pytest
 
 from actors.approvals import ApprovalConfig, ApprovalStore
+from actors.model.config import SimModelConfig
 from actors.records import Decision
 from cluster.cli import main
-from cluster.config import RunConfig, SimModelConfig
+from cluster.config import RunConfig
 from cluster.loop import open_run, run_loop_bare
 from tests.conftest import needs_bwrap
 from tests.serve.test_review_api import free_port
@@ -39,7 +40,7 @@ def served(tmp_path):
     import ray
     from ray import serve
 
-    from cluster.compose import init_ray
+    from cluster.ray_init import init_ray
     from serve.review import build_app
 
     token_file = tmp_path / "token"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from cluster.config import REPO_ROOT, ConfigError, OpenAIModelConfig, RunConfig, VLLMModelConfig, load_config
+from actors.model.config import OpenAIModelConfig, VLLMModelConfig
+from cluster.config import REPO_ROOT, ConfigError, RunConfig, load_config
 from serve.openai import ServeConfig, build_app, parse_config, served_name
 
 

@@ -58,15 +58,15 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
-from actors.sandbox.base import Limits, SandboxError
 from actors.sandbox.local import LocalSandbox, LocalSandboxBackend
+from harnesses.sandbox import Limits, SandboxError
 
 SPOOL = "/.kube-exec"
 """Where each pod's exec FIFOs and output files appear inside its sandbox."""

@@ -44,7 +44,7 @@ COMMAND_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 180, 600)
 MODEL_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 WAIT_BUCKETS_S = (0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300)
 VLLM_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
-"""`actors.model.vllm.LATENCY_BUCKETS_S`, which `ReplicaMetrics` uses."""
+"""`actors.model.vllm_replica.LATENCY_BUCKETS_S`, which `ReplicaMetrics` uses."""
 
 OUTCOMES = ("passed", "failed", "infra_error")
 STAGES = ("rollout", "mine", "propose", "validate", "merge", "approval", "test", "done")
@@ -104,7 +104,7 @@ METRICS: tuple[Metric, ...] = (
            where="ModelServer"),
     Metric("selfharness_model_retries", "counter", "Model calls that needed another attempt (429, 5xx, timeouts)",
            ("model",), where="ModelServer"),
-    # -- vLLM replicas (defined in actors/model/vllm.py ReplicaMetrics; kept equal by a test) -----
+    # -- vLLM replicas (defined in actors/model/vllm_replica.py ReplicaMetrics; kept equal by a test) -----
     Metric("selfharness_vllm_requests", "counter", "Requests a vLLM replica took", ("model", "replica"),
            where="VLLMReplica"),
     Metric("selfharness_vllm_errors", "counter", "Requests a vLLM replica failed", ("model", "replica"),
@@ -176,7 +176,7 @@ def _ray_metric(m: Metric):
 def _checked(name: str, kind: Kind, tags: dict) -> tuple[Metric, dict[str, str]]:
     m = BY_NAME.get(name)
     if m is None:
-        raise KeyError(f"metric {name!r} is not in cluster.metrics.METRICS")
+        raise KeyError(f"metric {name!r} is not in actors.metrics.METRICS")
     if m.kind != kind:
         raise TypeError(f"metric {name!r} is a {m.kind}, not a {kind}")
     if set(tags) != set(m.tags):
@@ -235,7 +235,7 @@ def local_value(name: str, **tags):
     """What the in-process registry holds (no Ray): a counter's sum or a gauge's value (0 if never
     recorded), a histogram's (count, sum, per-bucket counts with +Inf last)."""
     if name not in BY_NAME:
-        raise KeyError(f"metric {name!r} is not in cluster.metrics.METRICS")
+        raise KeyError(f"metric {name!r} is not in actors.metrics.METRICS")
     m, tags = _checked(name, BY_NAME[name].kind, tags)
     with _lock:
         got = _local.get((m.name, tuple(sorted(tags.items()))))

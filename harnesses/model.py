@@ -6,9 +6,8 @@ conversation, so a backend keeps no per-episode state and any replica can answer
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, runtime_checkable
-
 import re
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 

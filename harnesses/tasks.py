@@ -20,7 +20,7 @@ from typing import Any
 import msgspec
 import yaml
 
-from actors.sandbox.base import REWARD_FILES, VERIFIER_DIR, ExecResult, Sandbox
+from harnesses.sandbox import REWARD_FILES, VERIFIER_DIR, ExecResult, Sandbox
 from harnesses.trace import Tampering
 
 

@@ -1,0 +1,116 @@
+"""The sandbox backends' configs, a tagged union selected by `kind`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from actors.config import Config
+
+
+class LocalSandboxConfig(Config, tag="local", tag_field="kind"):
+    """bubblewrap on this machine."""
+
+    base_dir: str | None = None
+    """Where sandbox directories are made (default: the system temp dir)."""
+
+
+class KubernetesSandboxConfig(Config, tag="kubernetes", tag_field="kind"):
+    """One pod per episode on a Kubernetes cluster (`actors/sandbox/kubernetes.py`; the `kubernetes` extra).
+
+    The API server is found in this order: `host` when given; else `kubeconfig`/`context` when given;
+    else the in-cluster service account (a Ray worker pod); else the default kubeconfig.
+    """
+
+    namespace: str = "selfharness-sandbox"
+    """Where sandbox pods run (k8s/sandbox/ makes it, with the Role this backend needs)."""
+    host: str | None = None
+    """The API server's URL, bypassing every config file, e.g. `kubectl proxy` at http://127.0.0.1:8001."""
+    token_env: str | None = None
+    """With `host`: the environment variable holding a bearer token (the token never enters a config)."""
+    verify_ssl: bool = True
+    """With `host`: check the server's certificate."""
+    kubeconfig: str | None = None
+    """A kubeconfig file; None: in-cluster config first, then ~/.kube/config."""
+    context: str | None = None
+    """A kubeconfig context; None: the file's current context."""
+    run_label: str | None = None
+    """The `selfharness.io/run` label of every pod (what the sweeper deletes a dead run's pods by).
+    None: $SELFHARNESS_RUN, else `adhoc`."""
+    image: str | None = None
+    """One image for every task, the task's environment files copied in at start; None: each task's docker_image."""
+    default_image: str = "python:3.11-slim"
+    """For tasks without a docker_image (their environment files are copied in, as the local backend does)."""
+    registry: str | None = None
+    """A registry (mirror) prefix for task images: `registry/<docker_image>`."""
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    image_pull_secrets: list[str] = []
+    """Secrets in `namespace` for private registries."""
+    service_account: str = "selfharness-sandbox"
+    """The sandbox pods' account: no rights, and its token is never mounted (automountServiceAccountToken: false)."""
+    run_as_user: int | None = None
+    """Run sandboxes as this uid (runAsNonRoot, every capability dropped); only for images whose working
+    directory that user can write. None keeps the image's user (root for Terminal-Bench images)."""
+    cpu_request_fraction: float = 1.0
+    """CPU request = the task's `cpus` times this (the limit is the task's cpus); < 1 packs idle sandboxes."""
+    node_selector: dict[str, str] = {}
+    tolerations: list[dict[str, object]] = []
+    priority_class: str | None = None
+    pod_deadline_margin_s: float = 600.0
+    """activeDeadlineSeconds = the task's agent + verifier timeouts + this: a forgotten pod stops by itself."""
+    ready_timeout_s: float = 300.0
+    """How long one pod may take to be scheduled, pulled and started before the attempt is given up."""
+    poll_interval_s: float = 1.0
+    """Pod status polls while waiting (up to 4x this, growing)."""
+    start_retries: int = 3
+    """New pods tried after an image-pull, scheduling or readiness failure (with backoff); then infra error."""
+    backoff_s: float = 2.0
+    """First backoff between retries (doubling, jittered, up to backoff_max_s)."""
+    backoff_max_s: float = 60.0
+    api_timeout_s: float = 30.0
+    """Per REST call."""
+    api_retries: int = 5
+    """Retries of a REST call on 429, 5xx and broken connections (Retry-After honoured)."""
+    exec_connect_timeout_s: float = 30.0
+    """For the exec websocket's handshake."""
+    exec_grace_s: float = 15.0
+    """How long past a command's own timeout its status may take before the stream counts as hung."""
+    exec_retries: int = 2
+    """Retries of an exec that never started (refused handshake), and of copies and probes (idempotent).
+    An agent command whose stream breaks after it started is never re-run: it is an infrastructure error."""
+    file_timeout_s: float = 120.0
+    """Per file copy in or out."""
+    max_read_mb: int = 256
+    """The largest file read_file brings back."""
+    warm_pool: int = 0
+    """Ready pods kept per pod template (image, resources) once a template is used; 0: none."""
+    warm_max_idle_s: float = 1800.0
+    """A warm pod unused this long is replaced."""
+    sweep_interval_s: float | None = 600.0
+    """How often each backend deletes finished, expired and orphaned sandbox pods; None: never."""
+    connection_pool: int = 32
+    """HTTP connections to the API server per process."""
+
+    def __post_init__(self) -> None:
+        import re
+
+        if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", self.namespace) or len(self.namespace) > 63:
+            raise ValueError(f"namespace: not a DNS label: {self.namespace!r}")
+        if self.host is not None and not self.host.startswith(("http://", "https://")):
+            raise ValueError(f"host: must start with http:// or https://, got {self.host!r}")
+        for name in ("ready_timeout_s", "poll_interval_s", "api_timeout_s", "exec_connect_timeout_s",
+                     "file_timeout_s", "warm_max_idle_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be positive")
+        for name in ("start_retries", "api_retries", "exec_retries", "warm_pool", "backoff_s", "exec_grace_s",
+                     "pod_deadline_margin_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must not be negative")
+        if not 0 < self.cpu_request_fraction <= 1:
+            raise ValueError("cpu_request_fraction: must be in (0, 1]")
+        if self.max_read_mb < 1 or self.connection_pool < 1:
+            raise ValueError("max_read_mb and connection_pool: must be at least 1")
+        if self.run_as_user is not None and self.run_as_user < 1:
+            raise ValueError("run_as_user: must be a non-root uid (>= 1) or null")
+
+
+SandboxConfig = LocalSandboxConfig | KubernetesSandboxConfig
