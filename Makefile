@@ -1,9 +1,12 @@
 # Two commands set up everything on a fresh Debian machine and run:
 #   make demo   the main job on the embedded default (the simulated model)
 #   make test   the tests
+# and for developers:
+#   make test-fast   the unit tests only, under 3 minutes: no Ray, browser, Prometheus or real sandbox
+#                    (tests/conftest.py marks the others `slow`; the run lists what it left out)
 PY := .venv/bin/python
 
-.PHONY: setup demo test bench clean
+.PHONY: setup demo test test-fast bench clean
 
 setup:
 	@bash cluster/setup.sh test
@@ -13,6 +16,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest tests
+
+test-fast:
+	@[ -x $(PY) ] || bash cluster/setup.sh test
+	$(PY) -m pytest -m "not slow" tests
 
 bench:
 	@bash cluster/setup.sh test,bench

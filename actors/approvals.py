@@ -20,6 +20,8 @@ from typing import Literal
 import msgspec
 
 from actors.config import Config
+from actors.records import Pending, Verdict
+from actors.run_dir import APPROVALS, PENDING, RunStore
 
 MAX_COMMENT = 2000
 PROPOSAL_ID = re.compile(r"^r\d{1,4}(p\d{1,3}|merge)$")
@@ -59,28 +61,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-class Verdict(msgspec.Struct, frozen=True, kw_only=True):
-    proposal_id: str
-    verdict: Literal["approve", "reject"]
-    by: str
-    """Who: 'cli:<user>', 'review:<name>'; never a token."""
-    at: str
-    comment: str = ""
-
-
-class Pending(msgspec.Struct, kw_only=True):
-    """A validated winner waiting for a person."""
-
-    round: int
-    parent_id: str
-    candidate_id: str
-    proposals: list[str]
-    surfaces: list[str]
-    reason: str
-    """Why it won validation."""
-    since: str
-
-
 class ApprovalError(ValueError):
     """A verdict that cannot be recorded: names what is wrong."""
 
@@ -88,7 +68,8 @@ class ApprovalError(ValueError):
 class ApprovalStore:
     def __init__(self, root: Path | str):
         self.root = Path(root)
-        self.path = self.root / "approvals.jsonl"
+        self.run = RunStore(self.root, create=False)
+        self.path = self.run.path(APPROVALS)
 
     def record(self, proposal_id: str, verdict: str, by: str, comment: str = "") -> Verdict:
         if not PROPOSAL_ID.match(proposal_id):
@@ -107,15 +88,7 @@ class ApprovalStore:
         return v
 
     def verdicts(self) -> list[Verdict]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_bytes().splitlines():
-            try:
-                out.append(msgspec.json.decode(line, type=Verdict))
-            except msgspec.DecodeError:
-                continue  # a torn last line of a killed writer
-        return out
+        return self.run.lines(APPROVALS)  # a torn last line of a killed writer is skipped
 
     def latest(self) -> dict[str, Verdict]:
         return {v.proposal_id: v for v in self.verdicts()}
@@ -132,9 +105,5 @@ class ApprovalStore:
 
     def pending(self) -> list[Pending]:
         """Winners waiting for a verdict, oldest round first."""
-        out = []
-        for path in sorted((self.root / "rounds").glob("*/pending.json"), key=lambda p: int(p.parent.name)):
-            p = msgspec.json.decode(path.read_bytes(), type=Pending)
-            if self.verdict_on(p.proposals)[0] == "waiting":
-                out.append(p)
-        return out
+        waiting = (self.run.read(PENDING, round=r) for r in self.run.rounds())
+        return [p for p in waiting if p is not None and self.verdict_on(p.proposals)[0] == "waiting"]

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Callable
 
 from actors.rollout import EpisodeSpec
-from actors.run_dir import RunStore
+from actors.records import EpisodeLine
+from actors.run_dir import EPISODES, RunStore
 from harnesses.spec import HarnessSpec
 from harnesses.tasks import Task
 from harnesses.trace import Trace, load_trace
+from harnesses.vocabulary import episode_id
 
 Job = tuple[EpisodeSpec, HarnessSpec]
 BatchRunner = Callable[[list[Job], Callable[[int, Trace], None], str], list[Trace]]
@@ -40,15 +42,14 @@ class Evaluator:
                 for a in range(self.attempts) for n in names]
 
     def _path(self, harness_id: str, spec: EpisodeSpec) -> Path:
-        episode = f"{spec.task}__{harness_id}__a{spec.attempt}__s{spec.seed}"
-        return self.store.traces_dir(f"{harness_id}/{spec.split}") / f"{episode}.json"
+        return self.store.trace_path(harness_id, spec.split, episode_id(spec.task, harness_id, spec.attempt, spec.seed))
 
-    def _save(self, trace: Trace, group: str) -> None:
+    def _save(self, trace: Trace, harness_id: str, split: str) -> None:
         with self._lock:
-            self.store.save_trace(trace, group)
-            self.store.append_jsonl("episodes.jsonl", {"group": group, "episode_id": trace.episode_id,
-                                                       "passed": trace.passed, "infra": trace.infra_error is not None,
-                                                       "tampered": bool(trace.tampering)})
+            self.store.save_trace(trace, harness_id, split)
+            self.store.append(EPISODES, EpisodeLine(group=f"{harness_id}/{split}", episode_id=trace.episode_id,
+                                                    passed=trace.passed, infra=trace.infra_error is not None,
+                                                    tampered=bool(trace.tampering)))
             self.episodes_run += 1
 
     def evaluate(self, requests: list[tuple[HarnessSpec, list[EpisodeSpec]]],
@@ -72,7 +73,7 @@ class Evaluator:
         if jobs:
             def on_trace(i: int, trace: Trace) -> None:
                 spec, harness = jobs[i]
-                self._save(trace, f"{harness.id}/{spec.split}")
+                self._save(trace, harness.id, spec.split)
 
             traces = self.run_batch(jobs, on_trace, desc)
             for (spec, _), rs, trace in zip(jobs, owners, traces):

@@ -32,6 +32,8 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
+from harnesses.vocabulary import STAGES
+
 log = logging.getLogger(__name__)
 
 Kind = Literal["counter", "gauge", "histogram"]
@@ -47,7 +49,6 @@ VLLM_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 """`actors.model.vllm_replica.LATENCY_BUCKETS_S`, which `ReplicaMetrics` uses."""
 
 OUTCOMES = ("passed", "failed", "infra_error")
-STAGES = ("rollout", "mine", "propose", "validate", "merge", "approval", "test", "done")
 """The controller's phases, in order (`state.json`'s `phase`)."""
 DECISIONS = ("accepted", "rejected", "refused")
 COMMAND_RESULTS = ("ok", "error", "timeout")

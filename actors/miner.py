@@ -12,15 +12,19 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Literal, Protocol
 
+import msgspec
+
 from actors.config import Config
 from actors.mining.clustering import ClusterIndex
 from actors.mining.embed import make_embedder
 from actors.mining.labeller import Label
 from actors.mining.mechanisms import MechanismVocabulary
-from actors.mining.signatures import DETECTED_ONLY, excerpt, extract
+from actors.mining.signatures import excerpt, extract
+from actors.mining.state import MinerState
 from actors.records import Cluster, Failure, MiningReport, Signature
 from harnesses.action import truncate_text
 from harnesses.trace import Trace
+from harnesses.vocabulary import DETECTED_ONLY
 
 
 class MiningConfig(Config):
@@ -55,7 +59,9 @@ def signature_text(sig: Signature) -> str:
 class WeaknessMiner:
     def __init__(self, *, embedder: str = "hashing", threshold: float = 0.9, min_failures: int = 2,
                  min_tasks: int = 2, max_examples: int = 5, labeller: StageLabeller | None = None,
-                 state: dict | None = None):
+                 state: MinerState | dict | None = None):
+        if isinstance(state, MinerState):
+            state = msgspec.to_builtins(state)
         self.embedder = make_embedder(embedder)
         self.index = ClusterIndex.from_state(state) if state else ClusterIndex(dim=self.embedder.dim,
                                                                                 threshold=threshold)
@@ -63,8 +69,8 @@ class WeaknessMiner:
         self.labeller = labeller
         self.vocabulary = MechanismVocabulary.from_state((state or {}).get("mechanisms"))
 
-    def state(self) -> dict:
-        return self.index.to_state() | {"mechanisms": self.vocabulary.to_state()}
+    def state(self) -> MinerState:
+        return msgspec.convert(self.index.to_state() | {"mechanisms": self.vocabulary.to_state()}, MinerState)
 
     def merge_label(self, draft: Signature, label: Label) -> Signature:
         """The draft with the model's criticality and mechanism (under its known name); the terminal cause

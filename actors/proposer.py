@@ -199,7 +199,7 @@ def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int,
             continue
         pid = f"r{round}p{len(proposals) + 1}"
         seen[candidate.id] = pid
-        proposals.append(Proposal(id=pid, round=round, surface=surface, edits=[msgspec.to_builtins(e) for e in edits],
+        proposals.append(Proposal(id=pid, round=round, surface=surface, edits=edits,
                                   audit=audit, candidate_id=candidate.id))
     if cut:
         refusals.append(Refusal(round=round, index=len(items), reason="cut off: the reply ends inside this "

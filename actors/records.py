@@ -3,30 +3,35 @@
 Mining produces `Signature`s and `Cluster`s and a `MiningBrief`; the proposer turns a
 brief into `Proposal`s (or `Refusal`s); the validator turns a candidate and its parent
 into `ABResult`s and a `Decision`; the controller keeps a `RoundRecord` per round.
+Every file of the run directory is one of these (actors/run_dir.py says which), written and
+read with the same type.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
 import msgspec
+
+from harnesses.edits import Edit
+from harnesses.vocabulary import Criticality, Split, Stage, TerminalCause
 
 
 class Signature(msgspec.Struct, frozen=True, kw_only=True):
     """Why one failed episode failed: grounded in the verifier's output and the trace."""
 
-    terminal_cause: str
-    """What the verifier saw: missing_artifact, wrong_output, turn_limit, timeout, parse_error, ..."""
-    criticality: str
-    """root_cause | contributor | non_terminal_friction | recovered_friction | unknown (the paper's scale)."""
+    terminal_cause: TerminalCause
+    """What the verifier saw and how the episode ended (harnesses/vocabulary.py)."""
+    criticality: Criticality
+    """The paper's scale, most critical first (harnesses/vocabulary.py)."""
     mechanism: str
     """The agent behaviour behind it, snake_case: premature_completion, state_lost_between_commands, ..."""
     actionable: bool
     """Whether a harness change could plausibly remove it (False for capability limits)."""
     evidence: str = ""
     """A short quote from the verifier or the trace that grounds the label."""
-    source: str = "extractor"
-    """'extractor' (deterministic) or 'model' (a model-written stage label)."""
+    source: Literal["extractor", "model"] = "extractor"
+    """Deterministic, or merged with a model-written stage label."""
 
     @property
     def key(self) -> str:
@@ -116,8 +121,7 @@ class Proposal(msgspec.Struct, kw_only=True):
     id: str
     round: int
     surface: str
-    edits: list[dict[str, Any]]
-    """The edits as JSON objects (decoded with `harnesses.edits.decode_edits`)."""
+    edits: list[Edit]
     audit: Audit
     candidate_id: str = ""
     """The id of the harness the edits produce."""
@@ -135,7 +139,7 @@ class Refusal(msgspec.Struct, kw_only=True):
 class SplitResult(msgspec.Struct, kw_only=True):
     """A candidate against its parent on one split, paired by (task, attempt, seed)."""
 
-    split: str
+    split: Split
     pairs: int
     evaluated: int
     parent_passed: int
@@ -178,14 +182,14 @@ class Decision(msgspec.Struct, kw_only=True):
     decided_by: str = "rule"
     """Who or what made the decision: 'rule' (validation alone) or the person who approved or rejected."""
     decided_at: str = ""
-    approval: str = ""
+    approval: Literal["", "approved", "rejected", "awaiting approval", "timed out"] = ""
     """What the approval policy said: '', 'approved', 'rejected', 'awaiting approval', 'timed out'."""
 
 
 class SplitScore(msgspec.Struct, kw_only=True):
     """One harness on one split: passes over episodes that were not infrastructure failures."""
 
-    split: str
+    split: Split
     harness_id: str
     passed: int
     episodes: int
@@ -222,3 +226,99 @@ class FinalReport(msgspec.Struct, kw_only=True):
     final: SplitScore
     paired: SplitResult
     """final vs initial, paired by (task, attempt, seed)."""
+
+
+class RolloutSummary(msgspec.Struct, kw_only=True):
+    episodes: int
+    passed: int
+    failed: int
+    infra_errors: int
+    pass_rate: float
+    """Passed over episodes that were not infrastructure failures."""
+    by_cause: dict[str, int]
+    by_family: dict[str, int]
+    """Episodes in which each model failure family is visible (passed or not)."""
+    by_task: dict[str, list[int]]
+    """Per task: [passed, episodes]."""
+    duration_s: float = 0.0
+    episodes_per_s: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    model_retries: int = 0
+    """Model calls that needed another attempt (429, 5xx, timeouts, outages): the endpoint's health."""
+    tampered: int = 0
+    """Episodes that left changes where the verifier lives (failures, never infra errors): a harness that
+    games its verifier shows up here, not as a better pass rate."""
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    proposal_id: str
+    verdict: Literal["approve", "reject"]
+    by: str
+    """Who: 'cli:<user>', 'review:<name>'; never a token."""
+    at: str
+    comment: str = ""
+
+
+class Pending(msgspec.Struct, kw_only=True):
+    """A validated winner waiting for a person."""
+
+    round: int
+    parent_id: str
+    candidate_id: str
+    proposals: list[str]
+    surfaces: list[str]
+    reason: str
+    """Why it won validation."""
+    since: str
+
+
+class ProposalsFile(msgspec.Struct, kw_only=True):
+    """rounds/<n>/proposals.json: what the proposer returned, checked."""
+
+    proposals: list[Proposal] = []
+    refusals: list[Refusal] = []
+    raw: str = ""
+    """The model's reply, verbatim."""
+
+
+class RunState(msgspec.Struct, kw_only=True):
+    """state.json: where the controller is (what `status` and the review app show while it runs)."""
+
+    round: int = 0
+    phase: Stage | Literal[""] = ""
+    harness_id: str = ""
+    pending: list[str] = []
+    """Proposals whose winner waits for a person."""
+    done: bool = False
+
+
+class LineageEntry(msgspec.Struct, kw_only=True):
+    """One line of lineage.jsonl: a harness the run promoted (or started from), with its parent."""
+
+    id: str
+    parent: str | None
+    round: int
+    proposals: list[str]
+    diff: str = ""
+
+
+class EpisodeLine(msgspec.Struct, kw_only=True):
+    """One line of episodes.jsonl: an episode recorded, so readers need not open every trace."""
+
+    group: str
+    """`<harness id>/<split>`: where its trace is."""
+    episode_id: str
+    passed: bool
+    infra: bool
+    tampered: bool = False
+
+
+class Adopted(msgspec.Struct, kw_only=True):
+    """rounds/<n>/adopted.json: an earlier round's winner, approved since, that round n started from."""
+
+    candidate_id: str
+    from_round: int
+    proposals: list[str]
+    approved_by: str
+    at: str

@@ -13,6 +13,7 @@ from typing import Callable
 import msgspec
 
 from actors import metrics
+from actors.records import RolloutSummary
 from harnesses.agent import run_episode
 from harnesses.calibration import run_calibration_episode
 from harnesses.model import Model
@@ -35,6 +36,12 @@ class EpisodeSpec(msgspec.Struct, frozen=True, kw_only=True):
 def plan_episodes(tasks: list[Task], attempts: int, base_seed: int, split: str = "") -> list[EpisodeSpec]:
     return [EpisodeSpec(task=t.name, attempt=a, seed=base_seed + a, split=split)
             for a in range(attempts) for t in tasks]
+
+
+def infra_error_trace(spec: EpisodeSpec, harness_id: str, model: str, error: str) -> Trace:
+    """The trace of an episode the infrastructure lost (a crash, a dead worker): recorded, never counted."""
+    return Trace(task=spec.task, harness_id=harness_id, model=model, attempt=spec.attempt, seed=spec.seed,
+                 split=spec.split, infra_error=error, stop_reason="infra_error")
 
 
 class RolloutWorker:
@@ -65,12 +72,8 @@ class RolloutWorker:
             return run_calibration_episode(self.agent, task, self.backend, attempt=spec.attempt, seed=spec.seed,
                                            split=spec.split)
         except Exception as e:  # one broken episode never stops a rollout
-            trace = Trace(task=spec.task, harness_id=harness.id if harness else self.agent,
-                          model=getattr(self.model, "name", self.agent), attempt=spec.attempt, seed=spec.seed,
-                          split=spec.split)
-            trace.infra_error = f"episode crashed: {type(e).__name__}: {e}"
-            trace.stop_reason = "infra_error"
-            return trace
+            return infra_error_trace(spec, harness.id if harness else self.agent,
+                                     getattr(self.model, "name", self.agent), f"episode crashed: {type(e).__name__}: {e}")
         finally:
             if self._release and token is not None:
                 self._release(token)
@@ -78,29 +81,6 @@ class RolloutWorker:
     def run_encoded(self, spec: EpisodeSpec, harness: HarnessSpec | None = None) -> bytes:
         """`run`, with the trace as JSON bytes (cheap to ship between processes)."""
         return msgspec.json.encode(self.run(spec, harness))
-
-
-class RolloutSummary(msgspec.Struct, kw_only=True):
-    episodes: int
-    passed: int
-    failed: int
-    infra_errors: int
-    pass_rate: float
-    """Passed over episodes that were not infrastructure failures."""
-    by_cause: dict[str, int]
-    by_family: dict[str, int]
-    """Episodes in which each model failure family is visible (passed or not)."""
-    by_task: dict[str, list[int]]
-    """Per task: [passed, episodes]."""
-    duration_s: float = 0.0
-    episodes_per_s: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    model_retries: int = 0
-    """Model calls that needed another attempt (429, 5xx, timeouts, outages): the endpoint's health."""
-    tampered: int = 0
-    """Episodes that left changes where the verifier lives (failures, never infra errors): a harness that
-    games its verifier shows up here, not as a better pass rate."""
 
 
 def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:

@@ -19,18 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import msgspec
 
 from actors.config import Config
 from actors.evaluator import Evaluator, Key
 from actors.records import ABResult, Proposal, SplitResult
 from actors.rollout import EpisodeSpec
 from actors.stats import can_still_pass, more_losses_prob, paper_rule, split_result, strict_rule
-from harnesses.edits import EditError, apply_all, decode_edits
 from harnesses.spec import HarnessSpec
 from harnesses.trace import Trace
-
-SPLITS = ("train", "val")
+from harnesses.vocabulary import ACCEPTANCE_SPLITS as SPLITS
 
 
 class AcceptanceConfig(Config):
@@ -245,19 +242,3 @@ def hash_key(key: Key, seed: int) -> str:
     import hashlib
 
     return hashlib.sha256(f"{seed}|{key[0]}|{key[1]}".encode()).hexdigest()
-
-
-def merge(parent: HarnessSpec, accepted: list[tuple[Proposal, ABResult]]) -> tuple[HarnessSpec | None, list[str]]:
-    """Apply compatible accepted proposals together, best first; those that conflict are left out."""
-    order = sorted(accepted, key=lambda pa: -(pa[1].splits["train"].delta + pa[1].splits["val"].delta))
-    edits, used = [], []
-    for proposal, _ in order:
-        trial = edits + decode_edits(msgspec.json.encode(proposal.edits))
-        try:
-            apply_all(parent, trial)
-        except EditError:
-            continue
-        edits, used = trial, used + [proposal.id]
-    if len(used) < 2:
-        return None, used
-    return apply_all(parent, edits), used

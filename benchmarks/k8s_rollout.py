@@ -24,7 +24,7 @@ from actors.model.config import SimModelConfig
 from actors.model.server import build_model  # noqa: E402
 from actors.rollout import RolloutWorker, plan_episodes, summarize  # noqa: E402
 from actors.sandbox.config import KubernetesSandboxConfig
-from actors.sandbox.kube_pod import SANDBOX_SELECTOR, TASK_LABEL, label_value  # noqa: E402
+from actors.sandbox.kubernetes.pod import SANDBOX_SELECTOR, TASK_LABEL, label_value  # noqa: E402
 from actors.sandbox.local import LocalSandboxBackend  # noqa: E402
 from cluster.compose import prepare  # noqa: E402
 from cluster.config import RolloutConfig  # noqa: E402
@@ -57,7 +57,7 @@ def outcomes(traces: list) -> dict[tuple[str, int], tuple[bool, int, tuple]]:
 
 
 def _is_command(labels: dict, argv: list[str], index: int) -> bool:
-    """An agent command (kube_exec's bootstrap), not one of the backend's own scripts."""
+    """An agent command (the bootstrap of kubernetes/stream.py), not one of the backend's own scripts."""
     return argv[:2] == ["bash", "-c"] and "__selfharness" in argv[2]
 
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import msgspec
 
-from actors.model.config import OpenAIModelConfig, SimModelConfig
+from actors.model.config import OpenAIModelConfig, SimModelConfig, model_label
 from actors.sandbox.config import LocalSandboxConfig
 from cluster.config import REPO_ROOT, ConfigError, RolloutConfig, load_config
 
 
 def _rollout(args: argparse.Namespace) -> int:
     from actors.rollout import format_table
-    from actors.run_dir import RunStore
+    from actors.run_dir import SUMMARY, RunStore
     from cluster.compose import run_rollout
-    from cluster.config import resolve_path
+    from cluster.config import resolve_path, save_run_config
     from harnesses.spec import load_harness
 
     if args.config:
@@ -30,18 +30,18 @@ def _rollout(args: argparse.Namespace) -> int:
             attempts=args.attempts, seed=args.seed, concurrency=args.concurrency,
             workers=min(args.workers, args.concurrency), run_dir=args.run_dir)
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", f"rollout-{config.split}")
-    store.write_json("config.json", config)
+    save_run_config(store, config)
     traces, summary = run_rollout(config, store, progress=not args.json and sys.stderr.isatty() or args.progress)
-    store.write_json("summary.json", summary)
+    store.write(SUMMARY, summary)
     if args.json:
         out = msgspec.to_builtins(summary)
         out["run_dir"] = str(store.root)
         print(json.dumps(out, indent=2))
     else:
         who = config.agent if config.agent != "model" else \
-            f"{load_harness(resolve_path(config.harness)).name} + {_model_label(config.model)}"
+            f"{load_harness(resolve_path(config.harness)).name} + {model_label(config.model)}"
         print(format_table(summary, f"{who} on {config.suite}/{config.split}, {config.attempts} attempt(s)"))
-        print(f"traces: {store.traces_dir()}")
+        print(f"traces: {store.root / 'traces'}")
     return 0
 
 
@@ -51,10 +51,6 @@ def _model_from_flags(args: argparse.Namespace):
             raise ConfigError("--model openai needs --base-url and --served-model")
         return OpenAIModelConfig(base_url=args.base_url, model=args.served_model, api_key_env=args.api_key_env)
     return SimModelConfig(profile=args.profile)
-
-
-def _model_label(model) -> str:
-    return f"sim/{model.profile}" if isinstance(model, SimModelConfig) else f"{type(model).__struct_config__.tag}/{model.model}"
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -94,7 +90,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    from cluster.loop import load_run_config, open_run, run_loop
+    from cluster.config import load_run_config
+    from cluster.loop import open_run, run_loop
 
     config = load_run_config(Path(args.run_dir))
     store = open_run(config, args.run_dir)

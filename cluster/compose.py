@@ -17,7 +17,8 @@ from tqdm import tqdm
 from actors import metrics
 from actors.model.config import ModelConfig, VLLMModelConfig
 from actors.model.server import ModelServer, RemoteModel, build_model
-from actors.rollout import EpisodeSpec, RolloutSummary, RolloutWorker, plan_episodes, summarize
+from actors.rollout import EpisodeSpec, RolloutWorker, infra_error_trace, plan_episodes, summarize
+from actors.records import RolloutSummary
 from actors.run_dir import RunStore
 from actors.sandbox.config import SandboxConfig
 from actors.sandbox.factory import build_backend
@@ -100,9 +101,9 @@ class RolloutPipeline:
                     trace = msgspec.json.decode(ray.get(done[0]), type=Trace)
                 except Exception as e:  # a worker died: record it as the infrastructure's failure
                     harness = harness or self.harness
-                    trace = Trace(task=spec.task, harness_id=harness.id if harness else self.agent,
-                                  model=self.agent, attempt=spec.attempt, seed=spec.seed, split=spec.split,
-                                  infra_error=f"worker: {type(e).__name__}: {e}", stop_reason="infra_error")
+                    trace = infra_error_trace(spec, harness.id if harness else self.agent,
+                                              self.model.name if self.model is not None else self.agent,
+                                              f"worker: {type(e).__name__}: {e}")
                     metrics.record_episode(trace)  # the worker that would have recorded it is gone
                 out[i] = trace
                 metrics.set_gauge("selfharness_queue_depth", len(refs))

@@ -18,6 +18,7 @@ from actors.controller import LoopConfig
 from actors.miner import MiningConfig
 from actors.model.config import ModelConfig, SimModelConfig
 from actors.sandbox.config import LocalSandboxConfig, SandboxConfig
+from actors.run_dir import CONFIG, RunStore
 from actors.validator import AcceptanceConfig
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,21 @@ def resolve_path(path: str) -> Path:
     """A path as given, or relative to the repository (so built-in files work from anywhere)."""
     p = Path(path)
     return p if p.exists() or p.is_absolute() else REPO_ROOT / p
+
+
+def save_run_config(store: RunStore, config: msgspec.Struct) -> None:
+    """The run directory's config.yaml, once: a resume reads what the run started with."""
+    path = store.path(CONFIG)
+    if not path.exists():
+        store.write_text(CONFIG, yaml.safe_dump(msgspec.to_builtins(config), sort_keys=False))
+
+
+def load_run_config(run_dir: Path | str, cls: type[msgspec.Struct] | None = None):
+    """A run directory's config.yaml as the RunConfig (or `cls`) it was written from."""
+    path = RunStore(run_dir, create=False).path(CONFIG)
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: not a run directory (no config.yaml)")
+    return load_config(path, cls or RunConfig)
 
 
 def load_config(path: Path | str, cls: type[msgspec.Struct] = RolloutConfig):

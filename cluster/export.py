@@ -9,24 +9,13 @@ made it, then the sealed test. Built from the report's loader and Markdown rende
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from actors.approvals import ApprovalStore
+from actors.run_dir import MERGE_ID, RunStore
 from actors.stats import wilson_interval as wilson
-from cluster.report import Round, Run, _fmt_split, _pct, load_run, render_md, status
+from cluster.report import Round, Run, fmt_split, load_run, pct, render_md, status
 from harnesses.spec import diff, dumps_harness, yaml_diff
-
-
-def adopted(run: Run, n: int) -> dict | None:
-    """rounds/<n>/adopted.json: a winner of an earlier round, approved since, that round n started from
-    (`while_waiting: continue`)."""
-    path = run.root / "rounds" / str(n) / "adopted.json"
-    try:
-        data = json.loads(path.read_text()) if path.exists() else None
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("candidate_id") else None
 
 
 def chain(run: Run) -> list[tuple[Round | None, str, str, str]]:
@@ -35,11 +24,11 @@ def chain(run: Run) -> list[tuple[Round | None, str, str, str]]:
     out: list[tuple[Round | None, str, str, str]] = [(None, "", run.initial_id, "")]
     rounds = {r.n: r for r in run.rounds}
     for r in run.rounds:
-        a = adopted(run, r.n)
-        if a and a["candidate_id"] != out[-1][2] and a.get("from_round") in rounds:
-            out.append((rounds[a["from_round"]], out[-1][2], a["candidate_id"],
-                        f"Adopted at the start of round {r.n}, approved by {a.get('approved_by', '?')} at "
-                        f"{a.get('at', '?')} (the run had carried on from the parent while it waited)."))
+        a = r.adopted
+        if a and a.candidate_id != out[-1][2] and a.from_round in rounds:
+            out.append((rounds[a.from_round], out[-1][2], a.candidate_id,
+                        f"Adopted at the start of round {r.n}, approved by {a.approved_by or '?'} at "
+                        f"{a.at or '?'} (the run had carried on from the parent while it waited)."))
         d = r.decision
         if d and d.promoted_id and d.promoted_id != d.parent_id:
             out.append((r, d.parent_id, d.promoted_id, ""))
@@ -51,8 +40,8 @@ def _ab_rows(r: Round) -> list[list[str]]:
     rows = []
     for pid, ab in r.ab.items():
         p = props.get(pid)
-        rows.append([f"r{r.n}merge" if pid == "merge" else pid, p.surface if p else "(merge)", status(ab),
-                     _fmt_split(ab.splits.get("train")), _fmt_split(ab.splits.get("val")), str(ab.episodes)])
+        rows.append([f"r{r.n}{MERGE_ID}" if pid == MERGE_ID else pid, p.surface if p else "(merge)", status(ab),
+                     fmt_split(ab.splits.get("train")), fmt_split(ab.splits.get("val")), str(ab.episodes)])
     return rows
 
 
@@ -134,10 +123,10 @@ def evidence_document(run: Run) -> list[tuple]:
     if run.final:
         f = run.final
         doc.append(("table", ["harness", "id", "test pass rate", "95% Wilson"], [
-            [name, s.harness_id, _pct(s.passed, s.episodes),
+            [name, s.harness_id, pct(s.passed, s.episodes),
              "[{:.1f}%, {:.1f}%]".format(*(100 * x for x in wilson(s.passed, s.episodes)))]
             for name, s in (("initial", f.initial), ("final", f.final))]))
-        doc.append(("kv", [("paired Δ (final − initial)", _fmt_split(f.paired))]))
+        doc.append(("kv", [("paired Δ (final − initial)", fmt_split(f.paired))]))
     else:
         doc.append(("p", "None: the run has not finished."))
     doc += lineage_document(run)
@@ -147,7 +136,7 @@ def evidence_document(run: Run) -> list[tuple]:
 def export(run_dir: Path, out: Path | None = None) -> tuple[Path, Path]:
     """Write final-harness.yaml and evidence.md under `out` (default: RUN_DIR/export)."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists() and not (run_dir / "state.json").exists():
+    if not RunStore.is_run(run_dir):
         raise ValueError(f"{run_dir}: not a run directory")
     run = load_run(run_dir)
     final = run.harness(run.final_id)
@@ -165,6 +154,6 @@ def export(run_dir: Path, out: Path | None = None) -> tuple[Path, Path]:
 
 def lineage_text(run_dir: Path) -> str:
     run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists() and not (run_dir / "state.json").exists():
+    if not RunStore.is_run(run_dir):
         raise ValueError(f"{run_dir}: not a run directory")
     return render_md(lineage_document(load_run(run_dir)), run_dir)

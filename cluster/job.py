@@ -16,6 +16,7 @@ from pathlib import Path
 
 import msgspec
 
+from actors.run_dir import CONFIG, RunStore
 from cluster.config import ConfigError, RunConfig, load_config
 
 
@@ -28,12 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from cluster.loop import load_run_config, open_run, run_loop
+    from cluster.config import load_run_config
+    from cluster.loop import open_run, run_loop
 
     args = build_parser().parse_args(argv)
     try:
         run_dir = Path(args.run_dir) if args.run_dir else None
-        if run_dir is not None and (run_dir / "config.yaml").exists():
+        if run_dir is not None and RunStore(run_dir, create=False).exists(CONFIG):
             config = load_run_config(run_dir)
             print(f"resuming {run_dir}", flush=True)
         else:

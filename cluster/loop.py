@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from pathlib import Path
 
-import msgspec
-import yaml
 
 from actors.controller import Controller
 from actors.evaluator import Evaluator
@@ -26,11 +23,10 @@ from actors.records import FinalReport
 from actors.rollout import RolloutWorker
 from actors.run_dir import RunStore
 from actors.sandbox.factory import build_backend
-from cluster.config import REPO_ROOT, ConfigError, RunConfig, resolve_path, resolve_suite
+from cluster.config import REPO_ROOT, ConfigError, RunConfig, resolve_path, resolve_suite, save_run_config
 from harnesses.spec import load_harness
 from harnesses.tasks import Task, load_suite
-
-SPLITS = ("train", "val", "test")
+from harnesses.vocabulary import SPLITS
 
 
 def load_splits(config: RunConfig) -> dict[str, list[Task]]:
@@ -50,20 +46,8 @@ def open_run(config: RunConfig, run_dir: str | None = None) -> RunStore:
         store = RunStore(config.run_dir)
     else:
         store = RunStore.new(REPO_ROOT / "runs", config.name)
-    cfg = store.root / "config.yaml"
-    if not cfg.exists():
-        cfg.write_text(yaml.safe_dump(msgspec.to_builtins(config), sort_keys=False))
+    save_run_config(store, config)
     return store
-
-
-def load_run_config(run_dir: Path) -> RunConfig:
-    path = Path(run_dir) / "config.yaml"
-    if not path.exists():
-        raise ConfigError(f"{run_dir}: not a run directory (no config.yaml)")
-    try:
-        return msgspec.convert(yaml.safe_load(path.read_text()), RunConfig)
-    except (msgspec.ValidationError, ValueError) as e:
-        raise ConfigError(f"{path}: {e}") from None
 
 
 def _controller(config: RunConfig, store: RunStore, splits, run_batch, model, miner_factory, log) -> Controller:

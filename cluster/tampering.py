@@ -11,9 +11,11 @@ from pathlib import Path
 
 import msgspec
 
+from actors.run_dir import EPISODES, RunStore
 from harnesses.trace import Tampering
+from harnesses.vocabulary import ACCEPTANCE_SPLITS, SPLITS
 
-_ORDER = {"train": 0, "val": 1, "test": 2}
+_ORDER = {s: i for i, s in enumerate(SPLITS)}
 
 
 class TamperedEpisode(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,40 +44,31 @@ def scan(run_dir: Path) -> list[TamperedEpisode]:
     """Every episode of the run that tampered, by harness, split (train, val, test) and episode id.
 
     episodes.jsonl flags them (`tampered`, written by the evaluator); only their traces are read."""
-    root = Path(run_dir)
+    store = RunStore(run_dir, create=False)
     out = []
-    try:
-        lines = (root / "episodes.jsonl").read_bytes().splitlines()
-    except OSError:
-        return []
-    for line in lines:
-        try:
-            entry = msgspec.json.decode(line)
-        except msgspec.DecodeError:  # a torn last line
+    for entry in store.lines(EPISODES):
+        if not entry.tampered:
             continue
-        if not isinstance(entry, dict) or not entry.get("tampered"):
-            continue
-        group, episode = str(entry.get("group", "")), str(entry.get("episode_id", ""))
+        harness, _, split = entry.group.partition("/")
         try:
-            trace = msgspec.json.decode((root / "traces" / group / f"{episode}.json").read_bytes(), type=_Head)
+            trace = msgspec.json.decode(store.trace_path(harness, split, entry.episode_id).read_bytes(), type=_Head)
         except (OSError, msgspec.DecodeError, msgspec.ValidationError):
             continue
-        harness, _, split = group.partition("/")
-        out.append(TamperedEpisode(episode_id=episode, harness_id=harness, split=split, task=trace.task,
+        out.append(TamperedEpisode(episode_id=entry.episode_id, harness_id=harness, split=split, task=trace.task,
                                    tampering=trace.tampering))
     return sorted({(e.harness_id, e.split, e.episode_id): e for e in out}.values(),
                   key=lambda e: (e.harness_id, _ORDER.get(e.split, 3), e.split, e.episode_id))
 
 
 def count(episodes: list[TamperedEpisode], harness_ids: str | set[str],
-          splits: tuple[str, ...] = ("train", "val")) -> int:
+          splits: tuple[str, ...] = ACCEPTANCE_SPLITS) -> int:
     """How many episodes of a harness (or of any of a set) on `splits` tampered."""
     ids = {harness_ids} if isinstance(harness_ids, str) else harness_ids
     return sum(1 for e in episodes if e.harness_id in ids and e.split in splits)
 
 
 def round_count(episodes: list[TamperedEpisode], rnd, harness_id: str) -> int:
-    """A round's tampering episodes (a cluster/report.py `Round`): its harness's rollout and its candidates'
+    """A round's tampering episodes (a cluster/report/load.py `Round`): its harness's rollout and its candidates'
     validation, train and val. A promoted candidate's episodes are the next round's rollout too."""
     ids = {harness_id, *(ab.candidate_id for ab in rnd.ab.values()),
            *(p.candidate_id for p in (rnd.proposals.proposals if rnd.proposals else []))}
@@ -83,7 +76,7 @@ def round_count(episodes: list[TamperedEpisode], rnd, harness_id: str) -> int:
 
 
 def report_blocks(episodes: list[TamperedEpisode], limit: int = 200) -> list[tuple]:
-    """The report's section (cluster/report.py's document blocks), or nothing when no episode tampered."""
+    """The report's section (document blocks, cluster/report/document.py), or nothing when no episode tampered."""
     if not episodes:
         return []
     rows = [[e.episode_id, e.split, t.path, t.change, t.detail] for e in episodes for t in e.tampering]

@@ -14,7 +14,9 @@ from typing import Any
 import msgspec
 
 
-class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """One command: shell keystrokes or a tool call (a trace keeps only the fields the model gave)."""
+
     keystrokes: str | None = None
     duration: float = 1.0
     tool: str | None = None

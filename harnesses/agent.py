@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-import msgspec
 
 from harnesses import middleware as mw
 from harnesses.action import (PARSE_ERROR, Action, Command, ReplyError, format_command_result, parse_strict, tagged,
@@ -188,10 +187,7 @@ class Episode:
                                     "commands and task_complete, and nothing else.")
                 messages.append(Message("user", turn.observation))
                 continue
-            turn.action = msgspec.to_builtins(action)
-            for c in turn.action["commands"]:  # keep only what the model said
-                for k in [k for k, v in c.items() if v is None]:
-                    del c[k]
+            turn.action = action
             blocks: list[str] = []
             notes = []
             results: list[ExecResult] = []

@@ -254,9 +254,6 @@ class Suite(msgspec.Struct, frozen=True, kw_only=True):
         return [self.tasks[n] for n in self.splits[name] if n in self.tasks]
 
 
-SPLIT_NAMES = ("train", "val", "test")
-
-
 def load_suite(path: Path | str) -> Suite:
     """Load every task below `path` and the splits of its `suite.yaml` (if any).
 

@@ -7,9 +7,11 @@ signature, cluster and decision.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import msgspec
+
+from harnesses.action import Action
+from harnesses.vocabulary import episode_id
 
 
 class CommandRecord(msgspec.Struct, kw_only=True):
@@ -55,7 +57,7 @@ class Turn(msgspec.Struct, kw_only=True):
     index: int
     raw: str
     """The model's reply, verbatim."""
-    action: dict[str, Any] | None = None
+    action: Action | None = None
     """The parsed reply (analysis, plan, commands, task_complete), None if unparseable."""
     parse_error: str | None = None
     prompt_tokens: int = 0
@@ -100,7 +102,7 @@ class Trace(msgspec.Struct, kw_only=True):
 
     @property
     def episode_id(self) -> str:
-        return f"{self.task}__{self.harness_id}__a{self.attempt}__s{self.seed}"
+        return episode_id(self.task, self.harness_id, self.attempt, self.seed)
 
 
 def save_trace(trace: Trace, directory: Path) -> Path:

@@ -12,11 +12,13 @@ import re
 from pathlib import Path
 
 from actors.approvals import PROPOSAL_ID
+from actors.run_dir import RunStore
+from harnesses.vocabulary import SPLITS, EpisodeKey, parse_episode_id
+from harnesses.vocabulary import episode_id as episode_id_of
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-EPISODE_ID = re.compile(r"^(?P<task>[A-Za-z0-9][A-Za-z0-9._-]{0,127})__(?P<harness>[0-9a-f]{12})"
-                        r"__a(?P<attempt>\d{1,4})__s(?P<seed>\d{1,12})$")
-SPLITS = ("train", "val", "test")
+TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+HARNESS_ID = re.compile(r"^[0-9a-f]{12}$")
 
 
 class BadId(ValueError):
@@ -41,11 +43,18 @@ def check_proposal_id(proposal_id: str) -> tuple[int, str]:
     return rnd, "merge" if proposal_id.endswith("merge") else proposal_id
 
 
-def parse_episode_id(episode_id: str) -> dict:
-    m = EPISODE_ID.match(episode_id or "")
-    if not m:
+def check_episode_id(episode_id: str) -> EpisodeKey:
+    """An episode id from a request, refused unless it is one the run could have written: a plain task
+    name, a harness id, and the canonical attempt and seed (nothing that could walk the file system)."""
+    try:
+        key = parse_episode_id(episode_id or "")
+        ok = TASK_NAME.match(key.task) and HARNESS_ID.match(key.harness_id) and 0 <= key.attempt < 10_000 \
+            and 0 <= key.seed < 10 ** 12 and episode_id_of(*key) == episode_id
+    except ValueError:
+        ok = False
+    if not ok:
         raise BadId(f"trace id {episode_id[:80]!r}: expected <task>__<harness id>__a<attempt>__s<seed>")
-    return {"task": m["task"], "harness": m["harness"], "attempt": int(m["attempt"]), "seed": int(m["seed"])}
+    return key
 
 
 def inside(root: Path, path: Path) -> Path:
@@ -88,14 +97,15 @@ class RunsRoot:
 
 
 def is_run(path: Path) -> bool:
-    return path.is_dir() and ((path / "state.json").is_file() or (path / "config.yaml").is_file())
+    return RunStore.is_run(path)
 
 
 def trace_path(run_dir: Path, episode_id: str) -> tuple[Path, str]:
     """The trace file of an episode and its split: traces/<harness>/<split>/<episode>.json."""
-    harness = parse_episode_id(episode_id)["harness"]
+    harness = check_episode_id(episode_id).harness_id
+    store = RunStore(run_dir, create=False)
     for split in SPLITS:
-        path = run_dir / "traces" / harness / split / f"{episode_id}.json"
+        path = store.trace_path(harness, split, episode_id)
         if path.is_file():
             return inside(run_dir, path), split
     raise NotFound(f"trace {episode_id!r}: no such episode in this run")

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from actors.approvals import MAX_COMMENT, ApprovalError, ApprovalStore, Verdict
+import msgspec
+
+from actors.approvals import MAX_COMMENT, ApprovalError, ApprovalStore
+from actors.records import Verdict
+from actors.run_dir import AB, MERGE_ID, PROPOSALS, RunStore
 from serve.run_paths import NotFound, check_proposal_id
-from serve.run_view import awaiting
+from serve.run_view.pending import awaiting
 
 
 class NotAwaiting(Exception):
@@ -25,16 +29,14 @@ class CommentTooLong(ApprovalError):
 
 def proposal_exists(run_dir: Path, proposal_id: str) -> bool:
     n, local = check_proposal_id(proposal_id)
-    d = run_dir / "rounds" / str(n)
-    if local == "merge":
-        return (d / "ab" / "merge.json").is_file()
+    store = RunStore(run_dir, create=False)
+    if local == MERGE_ID:
+        return store.exists(AB, round=n, proposal=MERGE_ID)
     try:
-        import json
-
-        props = json.loads((d / "proposals.json").read_text()).get("proposals", [])
-    except (OSError, ValueError, AttributeError):
+        props = store.read(PROPOSALS, round=n)
+    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return False
-    return any(isinstance(p, dict) and p.get("id") == local for p in props)
+    return props is not None and any(p.id == local for p in props.proposals)
 
 
 def give_verdict(run_dir: Path, proposal_id: str, verdict: str, by: str, comment: str = "") -> Verdict:

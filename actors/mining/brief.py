@@ -8,10 +8,10 @@ verifier tampering in it: a forged verdict is not a weakness to fit a harness ed
 
 from __future__ import annotations
 
-from actors.mining.signatures import DETECTED_ONLY
 from actors.records import Cluster, EditHistory, MiningBrief, MiningReport
 from harnesses.spec import READ_ONLY, SURFACES, HarnessSpec, dumps_harness
 from harnesses.trace import Trace
+from harnesses.vocabulary import DETECTED_ONLY
 
 
 def preserve(traces: list[Trace], limit: int = 12) -> list[str]:

@@ -22,9 +22,8 @@ from actors.replies import loads_reply
 from harnesses.middleware.explore_budget import is_read_only
 from harnesses.model import Message, Model, ModelError, ModelRequest
 from harnesses.trace import Trace
+from harnesses.vocabulary import CRITICALITY
 
-CRITICALITY = ("root_cause", "contributor", "non_terminal_friction", "recovered_friction", "unknown")
-"""The paper's scale, most critical first."""
 _SNAKE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+){0,7}$")
 _MAX_NAME = 60
 

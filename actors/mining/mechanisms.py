@@ -20,7 +20,8 @@ import msgspec
 import numpy as np
 
 from actors.mining.embed import HashingEmbedder, tokens
-from actors.mining.signatures import DETECTED_ONLY, MECHANISMS
+from actors.mining.state import MechanismEntry as Entry
+from harnesses.vocabulary import DETECTED_ONLY, MECHANISMS
 
 STATE_VERSION = 1
 THRESHOLD = 0.4
@@ -28,17 +29,8 @@ THRESHOLD = 0.4
 tests/actors/test_mechanisms.py, synonyms of a known name score >= 0.44 against it and other
 mechanisms <= 0.3; a miss makes a new mechanism (a split cluster), never a false merge."""
 
-DESCRIPTIONS: dict[str, str] = {
-    "malformed_reply": "the reply was not one valid JSON action (code fences, prose, bad quotes), so the turn was lost",
-    "repeated_failing_command": "the same failing command was run again verbatim instead of changing approach",
-    "state_lost_between_commands": "cd, export or other shell state set in one command was lost in the next "
-                                   "command, which runs in a fresh shell",
-    "missing_tool": "a tool or program the agent relied on is not installed and it carried on without it",
-    "exploration_without_writes": "many turns only reading and listing files, never writing the solution",
-    "premature_completion": "declared the task complete before the required output file existed or was checked",
-    "wrong_solution": "the outputs exist but the verifier found their content wrong",
-    "ran_out_of_time": "the episode hit its time limit while still working",
-}
+DESCRIPTIONS: dict[str, str] = {n: m.description for n, m in MECHANISMS.items() if n not in DETECTED_ONLY}
+"""What each nameable mechanism means (a model never names a detected-only one)."""
 
 # Phrases first (they contain words the word table would map differently), then words.
 _PHRASES: list[tuple[re.Pattern[str], str]] = [
@@ -111,13 +103,6 @@ def mechanism_text(name: str, description: str = "") -> str:
     """What is embedded for a mechanism: its name twice (the name is the label) and its description."""
     words = name.replace("_", " ")
     return concepts(f"{words}. {words}. {description}")
-
-
-class Entry(msgspec.Struct, frozen=True, kw_only=True):
-    name: str
-    description: str = ""
-    aliases: tuple[str, ...] = ()
-    """Other names models used for it (kept for the brief and the report)."""
 
 
 class MechanismVocabulary:

@@ -75,3 +75,9 @@ class VLLMModelConfig(Config, tag="vllm", tag_field="kind"):
 
 
 ModelConfig = SimModelConfig | OpenAIModelConfig | VLLMModelConfig
+
+
+def model_label(config: ModelConfig) -> str:
+    """`kind/profile` for the sim, `kind/model` otherwise: how summaries, reports and the review app name it."""
+    detail = config.profile if isinstance(config, SimModelConfig) else config.model
+    return f"{config.__struct_config__.tag}/{detail}"

@@ -24,17 +24,19 @@ from pathlib import Path
 import msgspec
 import yaml
 
-from actors.model.plan import Plan, Step, load_plan
 from actors.model import sim_proposer
+from actors.model.plan import Plan, Step, load_plan
 from actors.model.roles import LABELLER_ROLE, PROPOSER_ROLE
 from actors.model.seeded import seeded_rng
 from harnesses.action import PARSE_ERROR
 from harnesses.model import ModelReply, ModelRequest, count_tokens
 from harnesses.tasks import Task, named_paths
+from harnesses.vocabulary import FAMILIES
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
-QUIRKS = ("premature_complete", "split_state", "repeat_failing", "missing_tool", "malformed_json", "explore_long")
+QUIRKS = FAMILIES
+"""The sim fails by the failure families (harnesses/vocabulary.py)."""
 
 # What a rule in the system prompt must say for the sim to take it to heart, by quirk.
 RULE_PATTERNS: dict[str, str] = {

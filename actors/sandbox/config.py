@@ -15,7 +15,7 @@ class LocalSandboxConfig(Config, tag="local", tag_field="kind"):
 
 
 class KubernetesSandboxConfig(Config, tag="kubernetes", tag_field="kind"):
-    """One pod per episode on a Kubernetes cluster (`actors/sandbox/kubernetes.py`; the `kubernetes` extra).
+    """One pod per episode on a Kubernetes cluster (`actors/sandbox/kubernetes/`; the `kubernetes` extra).
 
     The API server is found in this order: `host` when given; else `kubeconfig`/`context` when given;
     else the in-cluster service account (a Ray worker pod); else the default kubeconfig.

@@ -51,7 +51,7 @@ reward is read again."""
 SNAPSHOT_CAP = 8 << 20
 """Bytes of tar a snapshot reads at most; beyond that the snapshot records an overflow."""
 KEEP_ALIVE_CMD = "sleep 3600"
-"""The child of the pod's keep-alive pid 1 (kube_pod.KEEP_ALIVE): stopped and restarted, never the agent's."""
+"""The child of the pod's keep-alive pid 1 (kubernetes.pod.KEEP_ALIVE): stopped and restarted, never the agent's."""
 
 SNAPSHOT = r"""cap=$1
 kind() {

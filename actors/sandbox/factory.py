@@ -15,7 +15,7 @@ def build_backend(config: SandboxConfig) -> SandboxBackend:
         try:
             import kubernetes  # noqa: F401
         except ImportError:
-            from actors.sandbox.kube_api import INSTALL_HINT
+            from actors.sandbox.kubernetes.api import INSTALL_HINT
 
             raise SandboxError(INSTALL_HINT) from None
         from actors.sandbox.kubernetes import KubernetesSandboxBackend

@@ -5,7 +5,7 @@ message: 0 stdin, 1 stdout, 2 stderr, 3 the Status JSON with the exit code; `v5`
 told to offer it, with its close-stdin message). The real `kubernetes` client is what talks to
 it; nothing here imports the backend.
 
-Each pod becomes a local bubblewrap sandbox (actors/sandbox/local.py) once it "starts", with one
+Each pod becomes a local bubblewrap sandbox (actors/sandbox/local/) once it "starts", with one
 pid namespace for the pod's life, as a container has: its pid 1 is a keep-alive shell (like
 the pod's own command), every exec'd process joins that namespace (bwrap `--userns`/`--pidns`),
 and what a command leaves running in the background lives on after the exec, until something
@@ -287,7 +287,7 @@ def _rbac(method: str, path: str) -> tuple[str, tuple[str, ...]] | None:
 NS_GET_USERNS = 0xB701
 """ioctl(2) on a namespace file: a descriptor of the user namespace that owns it (ioctl_ns(2))."""
 POD_INIT = "echo ready; exec >/dev/null; trap 'exit 0' TERM; while :; do sleep 3600 & wait $!; done"
-"""The pod's pid 1 (as kube_pod.KEEP_ALIVE): SIGKILL from inside its namespace does not reach it."""
+"""The pod's pid 1 (as kubernetes.pod.KEEP_ALIVE): SIGKILL from inside its namespace does not reach it."""
 
 
 class _PodSandbox(LocalSandbox):

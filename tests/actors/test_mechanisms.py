@@ -13,7 +13,7 @@ import pytest
 from actors.miner import WeaknessMiner
 from actors.mining.labeller import Label
 from actors.mining.mechanisms import DESCRIPTIONS, THRESHOLD, MechanismVocabulary, similarity
-from actors.mining.signatures import DETECTED_ONLY, MECHANISMS
+from harnesses.vocabulary import DETECTED_ONLY, MECHANISMS
 from harnesses.trace import CommandRecord, Trace
 
 STATE = "state_lost_between_commands"

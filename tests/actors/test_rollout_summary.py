@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.rollout import RolloutSummary, format_table, summarize
+from actors.rollout import format_table, summarize
+from actors.records import RolloutSummary
 from harnesses.trace import Tampering, Trace
 
 PLANTED = Tampering(path="/logs/verifier/reward.txt", change="planted")

@@ -16,13 +16,13 @@ import msgspec
 import pytest
 
 from actors.sandbox.config import KubernetesSandboxConfig
-from actors.sandbox.kube_api import RBAC, KubeAPI, backoff_s
-from actors.sandbox.kube_pod import (EPISODE_LABEL, INSTANCE_LABEL, INTERNET_LABEL, RUN_LABEL, SANDBOX_LABEL,
-                                     TASK_LABEL, WARM_LABEL, PodState, label_value, pod_labels, pod_manifest, pod_name,
-                                     read_state, task_image, template_key)
-from actors.sandbox.kube_sweeper import main as sweeper_main
-from actors.sandbox.kube_sweeper import sweep
 from actors.sandbox.kubernetes import KubernetesSandboxBackend
+from actors.sandbox.kubernetes.api import RBAC, KubeAPI, backoff_s
+from actors.sandbox.kubernetes.pod import (EPISODE_LABEL, INSTANCE_LABEL, INTERNET_LABEL, RUN_LABEL, SANDBOX_LABEL,
+                                           TASK_LABEL, WARM_LABEL, PodState, label_value, pod_labels, pod_manifest,
+                                           pod_name, read_state, task_image, template_key)
+from actors.sandbox.kubernetes.sweeper import main as sweeper_main
+from actors.sandbox.kubernetes.sweeper import sweep
 from benchmarks.doubles.kube_apiserver import V4, V5, ImageRegistry, KubeAPIServerDouble
 from harnesses.sandbox import Limits, SandboxError
 from harnesses.tasks import load_suite, run_oracle, run_verifier
@@ -528,7 +528,7 @@ def test_in_cluster_config_first_then_kubeconfig(double, task, tmp_path, monkeyp
     import kubernetes.config as kc
     from kubernetes.config import ConfigException
 
-    from actors.sandbox.kube_api import client_configuration
+    from actors.sandbox.kubernetes.api import client_configuration
 
     calls = []
 

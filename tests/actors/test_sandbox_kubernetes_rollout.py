@@ -9,8 +9,8 @@ import pytest
 
 from actors.rollout import summarize
 from actors.sandbox.config import KubernetesSandboxConfig
-from actors.sandbox.kube_pod import SANDBOX_SELECTOR
 from actors.sandbox.kubernetes import KubernetesSandboxBackend
+from actors.sandbox.kubernetes.pod import SANDBOX_SELECTOR
 from actors.sandbox.local import LocalSandboxBackend
 from benchmarks.doubles.kube_apiserver import ImageRegistry, KubeAPIServerDouble
 from benchmarks.k8s_rollout import FAST, inject_faults, outcomes, rollout_config, run_episodes

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.sandbox.local import PROJECT_DIR, LocalSandbox, LocalSandboxBackend, SandboxPathError, _count_processes_of
+from actors.sandbox.local import PROJECT_DIR, LocalSandbox, LocalSandboxBackend, SandboxPathError
+from actors.sandbox.local.processes import count_processes_of
 from harnesses.sandbox import Limits, Sandbox, SandboxBackend, SandboxError
 from harnesses.tasks import load_task, run_oracle, run_verifier
 
@@ -163,7 +164,7 @@ def test_cannot_see_project_or_host_root(sb):
     except OSError:  # not root: the host /root is not ours to write
         marker = None
     try:
-        checks = [str(PROJECT_DIR), f"{PROJECT_DIR}/actors/sandbox/local.py", "/root/.pyenv"]
+        checks = [str(PROJECT_DIR), f"{PROJECT_DIR}/actors/sandbox/local/sandbox.py", "/root/.pyenv"]
         if marker:
             checks.append(str(marker))
         for path in checks:
@@ -191,7 +192,7 @@ def test_endless_loop_stopped_by_wall_clock(sb):
     assert r.timed_out and r.killed_by == "timeout" and r.exit_code == 124
     assert r.output.startswith("started\n")
     if sb.uid is not None:  # the background sleep died too: no process of the sandbox's uid is left
-        assert _count_processes_of(sb.uid) == 0
+        assert count_processes_of(sb.uid) == 0
     _after_kill_still_works(sb)
 
 

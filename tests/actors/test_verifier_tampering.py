@@ -12,7 +12,8 @@ import pytest
 from actors.miner import WeaknessMiner
 from actors.mining.brief import build_brief
 from actors.mining.labeller import Label
-from actors.mining.signatures import MECHANISMS, extract
+from actors.mining.signatures import extract
+from harnesses.vocabulary import MECHANISMS
 from actors.proposer import check_proposals, verifier_targets
 from actors.records import Audit, Cluster, Proposal
 from actors.rollout import EpisodeSpec
@@ -213,7 +214,7 @@ def test_tampering_gets_a_signature_no_model_label_can_change():
     sig = extract(failed("t1", 0, [REWARD, PATHLIB]))
     assert (sig.terminal_cause, sig.mechanism, sig.actionable) == ("verifier_tampering", "verifier_tampering", False)
     assert "/logs/verifier/reward.json planted" in sig.evidence and "/tests/pathlib.py planted" in sig.evidence
-    assert MECHANISMS["verifier_tampering"] is False
+    assert MECHANISMS["verifier_tampering"].actionable is False
     miner = WeaknessMiner(labeller=Labeller())
     assert miner.merge_label(sig, Label(criticality="contributor", mechanism="premature_completion")) == sig
     plain = extract(failed("t1", 1))

@@ -149,7 +149,7 @@ def test_the_sandbox_pool_reports_its_size_and_busy_leases():
 
 
 def test_stages_are_the_controllers_phases():
-    source = (ROOT / "actors" / "controller.py").read_text()
+    source = "".join((ROOT / "actors" / f).read_text() for f in ("controller.py", "approval_gate.py"))
     phases = set(re.findall(r"phase=\"(\w+)\"", source))
     assert phases == set(STAGES)
     metrics.record_stage("validate")

@@ -40,7 +40,7 @@ def config(**kw) -> RolloutConfig:
 def test_calibration_agents(ray_cluster, tmp_path, agent, rate):
     traces, summary = run_rollout(config(agent=agent), RunStore(tmp_path), progress=False)
     assert summary.episodes == 3 and summary.infra_errors == 0 and summary.pass_rate == rate
-    assert len(list((tmp_path / "traces").glob("*.json"))) == 3
+    assert len(list((tmp_path / "traces").rglob("*.json"))) == 3
 
 
 def test_model_rollout_writes_traces_and_is_deterministic(ray_cluster, tmp_path):
@@ -50,7 +50,7 @@ def test_model_rollout_writes_traces_and_is_deterministic(ray_cluster, tmp_path)
     assert summary.episodes == 4 and summary.infra_errors == 0
     key = lambda ts: sorted((t.episode_id, t.passed, len(t.turns)) for t in ts)  # noqa: E731
     assert key(traces) == key(again)
-    saved = [load_trace(p) for p in (tmp_path / "a" / "traces").glob("*.json")]
+    saved = [load_trace(p) for p in (tmp_path / "a" / "traces").rglob("*.json")]
     assert {t.episode_id for t in saved} == {t.episode_id for t in traces}
     assert all(t.turns and t.model == "sim/minimax" for t in saved)
 
@@ -67,6 +67,11 @@ def test_cli_json_summary(tmp_path):
     assert {"pass_rate", "episodes", "passed", "infra_errors"} <= set(summary)
     assert summary["pass_rate"] == 1.0 and summary["episodes"] == 2
     assert (tmp_path / "summary.json").exists()
+    # laid out as a run lays out its own: config.yaml, traces/<harness>/<split>/<episode>.json
+    from cluster.config import RolloutConfig, load_run_config
+
+    assert load_run_config(tmp_path, RolloutConfig).agent == "oracle"
+    assert len(list((tmp_path / "traces" / "oracle" / "train").glob("*.json"))) == 2
 
 
 def test_cli_names_a_bad_harness_file(tmp_path):

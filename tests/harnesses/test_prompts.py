@@ -7,7 +7,8 @@ import re
 
 import msgspec
 
-from actors.mining.labeller import CRITICALITY, _EXAMPLE_ANSWER, labeller_messages, parse_label, sim_label, stages
+from harnesses.vocabulary import CRITICALITY
+from actors.mining.labeller import _EXAMPLE_ANSWER, labeller_messages, parse_label, sim_label, stages
 from actors.mining.mechanisms import MechanismVocabulary
 from actors.proposer import EXAMPLE_ANSWER, check_proposals, proposer_messages
 from actors.records import MiningBrief, Signature

@@ -15,8 +15,8 @@ import yaml
 
 from actors.model.config import VLLMModelConfig
 from actors.sandbox.config import KubernetesSandboxConfig
-from actors.sandbox.kube_api import RBAC
-from actors.sandbox.kube_pod import INTERNET_LABEL, SANDBOX_SELECTOR, pod_labels, pod_manifest, reference_template
+from actors.sandbox.kubernetes.api import RBAC
+from actors.sandbox.kubernetes.pod import INTERNET_LABEL, SANDBOX_SELECTOR, pod_labels, pod_manifest, reference_template
 from cluster.config import RunConfig, load_config
 from harnesses.sandbox import Limits
 from harnesses.tasks import EnvironmentSpec, Task
@@ -229,7 +229,8 @@ def test_only_tasks_that_opt_in_reach_the_internet():
 def test_the_reference_pod_template_is_what_the_backend_makes():
     on_disk = one("PodTemplate", "selfharness-sandbox")
     assert on_disk == reference_template(), \
-        "k8s/sandbox/pod-template.yaml is stale: python -m actors.sandbox.kube_pod > k8s/sandbox/pod-template.yaml"
+        "k8s/sandbox/pod-template.yaml is stale: " \
+        "python -m actors.sandbox.kubernetes.pod > k8s/sandbox/pod-template.yaml"
     spec = on_disk["template"]["spec"]
     assert spec["automountServiceAccountToken"] is False and spec["serviceAccountName"] == CONFIG.service_account
     assert on_disk["metadata"]["namespace"] == CONFIG.namespace

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import msgspec
 
-from actors.approvals import Pending
+from actors.records import Pending
 from actors.records import (ABResult, Audit, Cluster, Decision, Failure, MiningReport, Proposal, RoundRecord,
                             Signature, SplitResult, SplitScore)
 from harnesses.edits import AddRule, EnableMiddleware, SetRuntime, apply, encode_edits

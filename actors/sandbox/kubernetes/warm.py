@@ -2,7 +2,7 @@
 the image pull and the container start.
 
 A template is everything in a pod's spec that is not per episode (image, resources, working
-directory, security, internet opt-in): `kube_pod.template_key`. The first `take` of a template
+directory, security, internet opt-in): `pod.template_key`. The first `take` of a template
 returns None (the episode starts its own pod) and asks for `size` warm pods of it; every later
 take returns one if one is ready and asks for a replacement. Warm pods carry
 `selfharness.io/warm: "true"` and the run and instance labels, so the sweeper and
@@ -20,7 +20,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from actors.sandbox.kube_pod import PodState, pod_labels
+from actors.sandbox.kubernetes.pod import PodState, pod_labels
 from harnesses.sandbox import Limits, SandboxError
 
 log = logging.getLogger(__name__)

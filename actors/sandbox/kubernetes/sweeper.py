@@ -3,7 +3,7 @@
 A pod is swept when any of these holds (`sweep` says which, per pod):
 
 - `dead run`: its `selfharness.io/run` label names a run that is over (a finished or crashed
-  run: `python -m actors.sandbox.kube_sweeper --run RUN`, or a job's own cleanup);
+  run: `python -m actors.sandbox.kubernetes.sweeper --run RUN`, or a job's own cleanup);
 - `not live`: a list of the runs still going was given, and its run is not in it;
 - `orphan`: it belongs to the sweeping backend instance, which no longer tracks it (a delete
   that failed after its retries);
@@ -24,7 +24,7 @@ import sys
 import threading
 from typing import Any, Collection
 
-from actors.sandbox.kube_pod import INSTANCE_LABEL, RUN_LABEL, SANDBOX_SELECTOR, label_value
+from actors.sandbox.kubernetes.pod import INSTANCE_LABEL, RUN_LABEL, SANDBOX_SELECTOR, label_value
 from harnesses.sandbox import SandboxError
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class PeriodicSweeper:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m actors.sandbox.kube_sweeper --run RUN`: delete a dead run's sandbox pods."""
+    """`python -m actors.sandbox.kubernetes.sweeper --run RUN`: delete a dead run's sandbox pods."""
     from actors.sandbox.config import KubernetesSandboxConfig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--context", default=None)
     p.add_argument("--dry-run", action="store_true", help="only list what would go")
     args = p.parse_args(argv)
-    from actors.sandbox.kube_api import KubeAPI
+    from actors.sandbox.kubernetes.api import KubeAPI
 
     config = KubernetesSandboxConfig(namespace=args.namespace, host=args.host, kubeconfig=args.kubeconfig,
                                      context=args.context)
