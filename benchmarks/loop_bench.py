@@ -12,7 +12,6 @@ decisions it left unchanged.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import threading
@@ -24,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import msgspec  # noqa: E402
 import psutil  # noqa: E402
 
-from actors.model.config import SimModelConfig
+from actors.model.config import SimModelConfig  # noqa: E402
+from actors.run_dir import AB, EPISODES, RunStore  # noqa: E402
 from cluster.config import RunConfig, load_config  # noqa: E402
 from cluster.loop import open_run, run_loop, run_loop_bare  # noqa: E402
 
@@ -59,13 +59,15 @@ class PeakMemory:
 
 def validation(root: Path) -> tuple[int, int, dict[tuple[int, str, str], bool]]:
     """Validation episodes used, episodes a full evaluation needs, and each decision keyed by its parent."""
+    store = RunStore(root, create=False)
     used = full = 0
     decisions = {}
-    for f in sorted(root.glob("rounds/*/ab/*.json")):
-        ab = json.loads(f.read_text())
-        used += ab["episodes"]
-        full += sum(s["pairs"] for s in ab["splits"].values())
-        decisions[(int(f.parent.parent.name), ab["parent_id"], ab["candidate_id"])] = ab["accepted"]
+    for n in store.rounds():
+        for pid in store.proposal_ids(n):
+            ab = store.read(AB, round=n, proposal=pid)
+            used += ab.episodes
+            full += sum(s.pairs for s in ab.splits.values())
+            decisions[(n, ab.parent_id, ab.candidate_id)] = ab.accepted
     return used, full, decisions
 
 
@@ -84,7 +86,7 @@ def main() -> None:
         with PeakMemory() as mem:
             report = run_loop(config, open_run(config, str(raced)), log=lambda *_: None)
         wall = time.monotonic() - start
-        episodes = sum(1 for _ in open(raced / "episodes.jsonl"))
+        episodes = RunStore(raced, create=False).count_lines(EPISODES)
         off = msgspec.structs.replace(config, acceptance=msgspec.structs.replace(config.acceptance, racing=False))
         run_loop_bare(off, open_run(off, str(plain)))
         used, full, with_racing = validation(raced)
