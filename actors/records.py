@@ -54,7 +54,7 @@ class Cluster(msgspec.Struct, kw_only=True):
 
     id: str
     mechanism: str
-    terminal_cause: str
+    terminal_cause: TerminalCause
     actionable: bool
     failures: list[str]
     """Episode ids."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from harnesses.action import Action
-from harnesses.vocabulary import episode_id
+from harnesses.vocabulary import StopReason, episode_id
 
 
 class CommandRecord(msgspec.Struct, kw_only=True):
@@ -82,7 +82,7 @@ class Trace(msgspec.Struct, kw_only=True):
     events: list[MiddlewareEvent] = []
     completed: bool = False
     """The agent declared completion and the harness accepted it."""
-    stop_reason: str = ""
+    stop_reason: StopReason = ""
     """'completed', 'max_turns', 'max_total_commands', 'agent_timeout', 'model_error', 'infra_error'."""
     reward: float | None = None
     verifier_output: str = ""

@@ -20,6 +20,10 @@ STAGES: tuple[Stage, ...] = get_args(Stage)
 ROUND_STAGES: tuple[Stage, ...] = STAGES[:6]
 """The stages of one round."""
 
+StopReason = Literal["", "completed", "max_turns", "agent_timeout", "max_total_commands", "model_error",
+                     "infra_error"]
+"""How an episode's agent loop ended (a trace's `stop_reason`; '' while it runs)."""
+
 TerminalCause = Literal["turn_limit", "timeout", "command_budget", "missing_artifact", "wrong_output",
                         "verifier_tampering"]
 """What ended a failed episode (a signature's first part), from its stop reason and the verifier's words."""
