@@ -186,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--port", type=int, default=8000)
     sv.set_defaults(func=_serve)
 
-    from cluster.review_cli import add_commands
+    from cluster.cli_review import add_commands
 
     add_commands(sub)  # review, approve, reject, lineage, export
 

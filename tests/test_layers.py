@@ -15,7 +15,7 @@ LAYERS = ("harnesses", "actors", "cluster", "serve")
 TOP = ("benchmarks",)
 """Scripts and checks over everything (never imported by the layers, except by a CLI)."""
 PACKAGES = LAYERS + TOP + ("tests",)
-CLI = ("cluster.cli", "cluster.review_cli", "cluster.job")
+CLI = ("cluster.cli", "cluster.cli_review", "cluster.job")
 """Command-line entry points: they may import anything but tests/."""
 COMPOSERS = ("cluster", "serve")
 """Where ray.remote, ray.init and serve.deployment may appear."""

@@ -70,7 +70,7 @@ def test_review_without_a_token_makes_a_private_one(tmp_path, monkeypatch, capsy
     import stat
     import tempfile
 
-    from cluster.review_cli import TOKEN_ENV, _token_args
+    from cluster.cli_review import TOKEN_ENV, _token_args
 
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
