@@ -175,9 +175,10 @@ def snapshot(sandbox: ContainerSandbox) -> Snapshot:
     return tar_snapshot(out, tops)
 
 
-def stop_processes(sandbox: ContainerSandbox, tries: int = 5) -> tuple[list[str], bool]:
+def stop_processes(sandbox: ContainerSandbox, tries: int = 20) -> tuple[list[str], bool]:
     """SIGKILL every process but pid 1: (what was stopped, whether all are gone). A script that an agent's
-    process killed before its first line ran (exit 137) is run again."""
+    process killed before its first line ran (exit 137) is run again: on a loaded node a killer that polls
+    every few milliseconds wins a few races in a row, and each try is one exec."""
     for _ in range(tries):
         code, out, _ = sandbox.script(STOP, [], what="stopping the agent's processes")
         if code != KILLED:
