@@ -38,7 +38,7 @@ from actors.mining.state import MinerState
 from actors.records import (ABResult, Adopted, Decision, EpisodeLine, FinalReport, LineageEntry, MiningBrief,
                             MiningReport, Pending, ProposalsFile, RolloutSummary, RoundRecord, RunState, Verdict)
 from harnesses.spec import HarnessSpec, load_harness, save_harness
-from harnesses.trace import Trace, load_trace, save_trace
+from harnesses.trace import Trace, save_trace
 
 T = TypeVar("T")
 
@@ -187,9 +187,3 @@ class RunStore:
     def save_trace(self, trace: Trace, harness: str | None = None, split: str | None = None) -> Path:
         """Under the harness and split it ran for (by default, the trace's own)."""
         return save_trace(trace, self.traces_dir(harness or trace.harness_id, trace.split if split is None else split))
-
-    def load_traces(self, harness: str, split: str) -> list[Trace]:
-        return [load_trace(p) for p in sorted(self.traces_dir(harness, split).glob("*.json"))]
-
-    def has_trace(self, harness: str, split: str, episode: str) -> bool:
-        return self.trace_path(harness, split, episode).exists()

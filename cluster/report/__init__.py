@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from actors.run_dir import REPORT_HTML, REPORT_MD, REPORT_PLOTS, RunStore
 from actors.stats import wilson_interval as wilson
 from cluster.report.document import build_document
 from cluster.report.fmt import fmt_split, pct, rate_diff, status
@@ -28,8 +29,8 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise ValueError(f"{run_dir}: not a run directory")
-    run = load_run(run_dir)
-    plots = run_dir / "report"
+    run, store = load_run(run_dir), RunStore(run_dir, create=False)
+    plots = store.path(REPORT_PLOTS)
     plots.mkdir(exist_ok=True)
     images = []
     for name, caption, plot in PLOTS:
@@ -39,7 +40,5 @@ def write_report(run_dir: Path) -> tuple[Path, Path]:
         else:
             path.unlink(missing_ok=True)
     doc = build_document(run, images)
-    md, page = run_dir / "report.md", run_dir / "report.html"
-    md.write_text(render_md(doc, run_dir))
-    page.write_text(render_html(doc))
-    return md, page
+    return (store.write_text(REPORT_MD, render_md(doc, run_dir)),
+            store.write_text(REPORT_HTML, render_html(doc)))
