@@ -25,6 +25,7 @@ bench:
 	@bash cluster/setup.sh test,bench
 	$(PY) benchmarks/rollout_bench.py
 	$(PY) benchmarks/endpoint_bench.py
+	$(PY) benchmarks/scheduling_bench.py --attempts 12
 	$(PY) benchmarks/loop_bench.py
 	$(PY) benchmarks/miner_bench.py --n 200000
 

@@ -190,6 +190,7 @@ class Controller:
     def _validate(self, r: int, harness: HarnessSpec, proposals: list[Proposal], report: MiningReport,
                   parents: dict[str, dict[Key, Trace]], rec: RoundRecord) -> tuple[list[Candidate], Accepted]:
         self._state(phase="validate")
+        self.validator.live = {}
         clusters = {c.id: c for c in report.clusters}
         candidates = [Candidate(p, apply_all(harness, p.edits),
                                 targets=failure_keys(clusters.get(p.audit.target_cluster))) for p in proposals]

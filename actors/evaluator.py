@@ -22,8 +22,10 @@ from harnesses.trace import Trace, load_trace
 from harnesses.vocabulary import episode_id
 
 Job = tuple[EpisodeSpec, HarnessSpec]
-BatchRunner = Callable[[list[Job], Callable[[int, Trace], None], str], list[Trace]]
-"""Runs jobs (concurrently), calls back with (job index, trace) as each finishes, returns traces in order."""
+BatchRunner = Callable[[list[Job], Callable[[int, Trace], None], str, Callable[[int], bool]], list[Trace | None]]
+"""Runs jobs (concurrently), calls back with (job index, trace) as each finishes, returns traces in order.
+Its last argument says whether job i is recorded already: such a job is not run again (its slot is None),
+the rule resume and infrastructure retries share (actors/scheduling.py)."""
 
 Key = tuple[str, int]  # (task, attempt)
 
@@ -46,6 +48,8 @@ class Evaluator:
 
     def _save(self, trace: Trace, harness_id: str, split: str) -> None:
         with self._lock:
+            if self.store.trace_path(harness_id, split, trace.episode_id).exists():
+                return  # recorded once: a late duplicate of an episode changes nothing
             self.store.save_trace(trace, harness_id, split)
             self.store.append(EPISODES, EpisodeLine(group=f"{harness_id}/{split}", episode_id=trace.episode_id,
                                                     passed=trace.passed, infra=trace.infra_error is not None,
@@ -75,8 +79,11 @@ class Evaluator:
                 spec, harness = jobs[i]
                 self._save(trace, harness.id, spec.split)
 
-            traces = self.run_batch(jobs, on_trace, desc)
-            for (spec, _), rs, trace in zip(jobs, owners, traces):
+            paths = list(queued)
+            traces = self.run_batch(jobs, on_trace, desc, lambda i: paths[i].exists())
+            for (spec, _), rs, trace, path in zip(jobs, owners, traces, paths):
+                if trace is None:  # recorded by another life of the run while this batch waited
+                    trace = load_trace(path)
                 for r in rs:
                     results[r][(spec.task, spec.attempt)] = trace
         return results

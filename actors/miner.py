@@ -114,6 +114,12 @@ class WeaknessMiner:
         return MiningReport(round=round, harness_id=harness_id, episodes=len(traces), failures=len(failures),
                             infra_excluded=sum(1 for t in traces if t.infra_error), clusters=clusters)
 
+    def mine_with_state(self, traces: list[Trace], *, round: int, harness_id: str) -> tuple[MiningReport, MinerState]:
+        """`mine` and the state after it in one call: an actor restarted between two calls (its node lost) would
+        answer `state` from its constructor's state, not the one this report was mined with."""
+        report = self.mine(traces, round=round, harness_id=harness_id)
+        return report, self.state()
+
     def _cluster(self, cid: str, members: list[Failure]) -> Cluster:
         # the cluster's label is its most common signature
         counts: dict[str, int] = defaultdict(int)

@@ -246,6 +246,8 @@ class RolloutSummary(msgspec.Struct, kw_only=True):
     completion_tokens: int = 0
     model_retries: int = 0
     """Model calls that needed another attempt (429, 5xx, timeouts, outages): the endpoint's health."""
+    infra_retries: int = 0
+    """Episode runs repeated after an infrastructure failure (a lost worker or node, a sandbox, a model outage)."""
     tampered: int = 0
     """Episodes that left changes where the verifier lives (failures, never infra errors): a harness that
     games its verifier shows up here, not as a better pass rate."""
@@ -291,6 +293,44 @@ class RunState(msgspec.Struct, kw_only=True):
     pending: list[str] = []
     """Proposals whose winner waits for a person."""
     done: bool = False
+
+
+class CandidateTally(msgspec.Struct, kw_only=True):
+    """One candidate under validation, live: its paired gains and losses so far."""
+
+    proposal_id: str
+    gains_train: int = 0
+    losses_train: int = 0
+    gains_val: int = 0
+    losses_val: int = 0
+    episodes: int = 0
+    state: Literal["running", "stopped", "settled", "accepted", "rejected"] = "running"
+
+
+class LiveStatus(msgspec.Struct, kw_only=True):
+    """What `selfharness status` shows: from the run's controller while it is alive, else from the directory."""
+
+    run_dir: str
+    alive: bool = False
+    """Answered by the live controller (else: read from the run directory)."""
+    life: str = ""
+    round: int = 0
+    stage: str = ""
+    harness_id: str = ""
+    episodes_recorded: int = 0
+    batch: str = ""
+    """The batch of episodes running now (e.g. "round 2 stage 3 (parent-passed pairs)")."""
+    batch_total: int = 0
+    batch_done: int = 0
+    queued: int = 0
+    running: int = 0
+    reruns: int = 0
+    """Episodes run again after a lost worker or another infrastructure failure, this life of the controller."""
+    workers: dict[str, int] = {}
+    """Slots per node (node id prefix)."""
+    candidates: list[CandidateTally] = []
+    done: bool = False
+    error: str | None = None
 
 
 class LineageEntry(msgspec.Struct, kw_only=True):

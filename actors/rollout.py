@@ -103,6 +103,7 @@ def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
         prompt_tokens=sum(u.prompt_tokens for t in traces for u in t.turns),
         completion_tokens=sum(u.completion_tokens for t in traces for u in t.turns),
         model_retries=sum(1 for t in traces for u in t.turns for e in u.model_events if e.startswith("attempt ")),
+        infra_retries=sum(t.infra_retries for t in traces),
         tampered=sum(1 for t in traces if t.tampering))
 
 
@@ -119,6 +120,9 @@ def format_table(summary: RolloutSummary, title: str = "") -> str:
     ]
     if summary.model_retries:
         lines.append(f"{'model retries':<16}{summary.model_retries}")
+    if summary.infra_retries:
+        lines.append(f"{'infra retries':<16}{summary.infra_retries} (episodes run again after a lost worker, "
+                     "sandbox or model)")
     lines.append(f"verifier tampering  {summary.tampered} episodes" + (" (failures, whatever their reward)"
                                                                          if summary.tampered else ""))
     if summary.by_cause:

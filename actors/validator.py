@@ -4,8 +4,10 @@ All candidates are fanned out at once, stage by stage. With racing, a candidate 
 runs the train failures it targets (a fix that fixes none of them stops: a heuristic),
 then every other pair its parent failed (the only pairs that can show a gain; no gain
 at all and it can no longer pass: exact), then the pairs its parent passed (the only
-ones that can show a loss) in chunks, stopping once losses rule it out (exact) or once
+ones that can show a loss) in shards, stopping once losses rule it out (exact) or once
 the unrun pairs are unlikely to overturn its acceptance (statistical, `racing_risk`).
+Each shard is one batch: every live candidate's pairs of it run at once, pulled by all the
+workers of the cluster, and racing decides between shards.
 `benchmarks/loop_bench.py` measures how many decisions racing changes.
 
 A candidate with any episode that tampered with the verifier (`Trace.tampering`) is rejected,
@@ -86,6 +88,17 @@ def _spec(key: Key, split: str, parent: dict[Key, Trace]) -> EpisodeSpec:
 class Validator:
     def __init__(self, evaluator: Evaluator, config: AcceptanceConfig, seed: int = 0):
         self.evaluator, self.config, self.seed = evaluator, config, seed
+        self.live: dict[str, dict] = {}
+        """Per proposal id: its paired tally so far (what a live status shows; CandidateTally's fields)."""
+
+    def _show(self, candidates: list[Candidate], got, parents, stopped, settled) -> None:
+        for i, c in enumerate(candidates):
+            gains, losses, _ = self._tally(got[i], parents)
+            state = "stopped" if stopped[i] else "settled" if settled[i] else "running"
+            self.live[c.proposal.id] = dict(proposal_id=c.proposal.id, gains_train=gains["train"],
+                                            losses_train=losses["train"], gains_val=gains["val"],
+                                            losses_val=losses["val"], episodes=sum(len(g) for g in got[i].values()),
+                                            state=state)
 
     def _judge(self, cand: Candidate, parent: HarnessSpec, parents: dict[str, dict[Key, Trace]],
                got: dict[str, dict[Key, Trace]], stopped: str | None, settled: str | None = None) -> ABResult:
@@ -139,12 +152,15 @@ class Validator:
                 for i, _ in owners:  # a stage that shows tampering is the candidate's last
                     if stopped[i] is None:
                         stopped[i] = tampering_reason(got[i])
+            self._show(candidates, got, parents, stopped, settled)
 
         failed = {s: [k for k in valid_pairs(parents[s]) if not parents[s][k].passed] for s in SPLITS}
         passed = {s: [k for k in valid_pairs(parents[s]) if parents[s][k].passed] for s in SPLITS}
         if not self.config.racing:
             run([{s: failed[s] + passed[s] for s in SPLITS} for _ in candidates], "all pairs")
-            return [self._judge(c, parent, parents, got[i], None) for i, c in enumerate(candidates)]
+            results = [self._judge(c, parent, parents, got[i], None) for i, c in enumerate(candidates)]
+            self._decided(candidates, results)
+            return results
 
         tally = lambda i: self._tally(got[i], parents)  # noqa: E731
         active = lambda i: stopped[i] is None and settled[i] is None  # noqa: E731
@@ -179,7 +195,7 @@ class Validator:
         chunks = max(1, self.config.racing_chunks)
         for c in range(chunks):
             upto = {s: order[s][: -(-len(order[s]) * (c + 1) // chunks)] for s in SPLITS}
-            run([upto for _ in candidates], f"stage {c + 3} (parent-passed pairs)")
+            run([upto for _ in candidates], f"stage {c + 3} (parent-passed pairs, shard {c + 1}/{chunks})")
             losing = [i for i in range(n) if active(i) and not gains_done[i]
                       and any(tally(i)[1][s] > tally(i)[0][s] for s in SPLITS)]
             if losing:
@@ -199,7 +215,13 @@ class Validator:
         for i, ab in enumerate(results):
             if ab.accepted and not gains_done[i]:
                 ab.reason += " (gains are lower bounds: racing skipped pairs that could only add gains)"
+        self._decided(candidates, results)
         return results
+
+    def _decided(self, candidates: list[Candidate], results: list[ABResult]) -> None:
+        for c, ab in zip(candidates, results):
+            if c.proposal.id in self.live:
+                self.live[c.proposal.id]["state"] = "accepted" if ab.accepted else "rejected"
 
     @staticmethod
     def _pairs(g: dict[str, dict[Key, Trace]], parents, split: str) -> list[tuple[bool, bool]]:

@@ -26,7 +26,8 @@ import psutil  # noqa: E402
 from actors.model.config import SimModelConfig  # noqa: E402
 from actors.run_dir import AB, EPISODES, RunStore  # noqa: E402
 from cluster.config import RunConfig, load_config  # noqa: E402
-from cluster.loop import open_run, run_loop, run_loop_bare  # noqa: E402
+from cluster.controller import run_loop  # noqa: E402
+from cluster.loop import open_run, run_loop_bare  # noqa: E402
 
 
 class PeakMemory:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import msgspec
@@ -28,20 +30,58 @@ def _rollout(args: argparse.Namespace) -> int:
             suite=args.suite, split=args.split, harness=args.harness, agent=args.agent,
             model=_model_from_flags(args), sandbox=LocalSandboxConfig(),
             attempts=args.attempts, seed=args.seed, concurrency=args.concurrency,
-            workers=min(args.workers, args.concurrency), run_dir=args.run_dir)
+            workers=min(args.workers, args.concurrency), max_infra_retries=args.max_infra_retries,
+            run_dir=args.run_dir)
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", f"rollout-{config.split}")
     save_run_config(store, config)
-    traces, summary = run_rollout(config, store, progress=not args.json and sys.stderr.isatty() or args.progress)
-    store.write(SUMMARY, summary)
     if args.json:
-        out = msgspec.to_builtins(summary)
-        out["run_dir"] = str(store.root)
-        print(json.dumps(out, indent=2))
-    else:
-        who = config.agent if config.agent != "model" else \
-            f"{load_harness(resolve_path(config.harness)).name} + {model_label(config.model)}"
-        print(format_table(summary, f"{who} on {config.suite}/{config.split}, {config.attempts} attempt(s)"))
-        print(f"traces: {store.root / 'traces'}")
+        with json_stdout() as out:
+            traces, summary = run_rollout(config, store, progress=args.progress)
+            store.write(SUMMARY, summary)
+            doc = msgspec.to_builtins(summary)
+            doc["run_dir"] = str(store.root)
+            out.write(json.dumps(doc, indent=2) + "\n")
+        return 0
+    traces, summary = run_rollout(config, store, progress=sys.stderr.isatty() or args.progress)
+    store.write(SUMMARY, summary)
+    who = config.agent if config.agent != "model" else \
+        f"{load_harness(resolve_path(config.harness)).name} + {model_label(config.model)}"
+    print(format_table(summary, f"{who} on {config.suite}/{config.split}, {config.attempts} attempt(s)"))
+    print(f"traces: {store.root / 'traces'}")
+    return 0
+
+
+@contextmanager
+def json_stdout():
+    """For `--json`: the real stdout carries only the JSON; everything else written to file descriptor 1
+    while it runs (Ray's raylet and worker logs, libraries' prints, subprocesses) goes to stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    out = os.fdopen(os.dup(saved), "w")
+    try:
+        yield out
+    finally:
+        out.flush()
+        if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+            sys.modules["ray"].shutdown()  # Ray writes its last words (a state dump) to fd 1 as it stops
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        out.close()
+
+
+def _status(args: argparse.Namespace) -> int:
+    from actors.run_dir import RunStore
+    from cluster.controller import format_status, run_status
+
+    if not RunStore.is_run(Path(args.run_dir)):
+        raise ConfigError(f"{args.run_dir}: not a run directory (no state.json or config.yaml)")
+    if args.json:
+        with json_stdout() as out:
+            out.write(json.dumps(msgspec.to_builtins(run_status(args.run_dir)), indent=2) + "\n")
+        return 0
+    print(format_status(run_status(args.run_dir)))
     return 0
 
 
@@ -74,7 +114,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from cluster.config import RunConfig
-    from cluster.loop import open_run, run_loop
+    from cluster.controller import run_loop
+    from cluster.loop import open_run
 
     config = load_config(args.config, RunConfig) if args.config else RunConfig()
     overrides = {k: v for k, v in (("rounds", args.rounds), ("k", args.k), ("seed", args.seed)) if v is not None}
@@ -91,7 +132,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _resume(args: argparse.Namespace) -> int:
     from cluster.config import load_run_config
-    from cluster.loop import open_run, run_loop
+    from cluster.controller import run_loop
+    from cluster.loop import open_run
 
     config = load_run_config(Path(args.run_dir))
     store = open_run(config, args.run_dir)
@@ -152,11 +194,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--attempts", type=int, default=2)
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--concurrency", type=int, default=4)
-    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--workers", type=int, default=2, help="worker actors the concurrency is cut into, spread over nodes")
+    r.add_argument("--max-infra-retries", type=int, default=2,
+                   help="reruns of an episode after a lost worker, sandbox or model before it is an infra error")
     r.add_argument("--run-dir")
     r.add_argument("--json", action="store_true", help="print a JSON summary")
     r.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     r.set_defaults(func=_rollout)
+
+    st = sub.add_parser("status", help="where a run is: live from its controller, else from its run directory")
+    st.add_argument("run_dir")
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_status)
 
     rp = sub.add_parser("report", help="write report.md and report.html (with plots) for a run directory")
     rp.add_argument("run_dir")

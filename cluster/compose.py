@@ -1,8 +1,9 @@
-"""The composition root: the only place plain classes become Ray actors.
+"""The composition root of a rollout: where the plain classes become Ray actors.
 
-A rollout is a ModelServer actor, a SandboxPool actor and a few threaded RolloutWorker
-actors; the driver hands out episodes, drives a progress bar as they finish and writes
-every trace to the run directory as it arrives.
+A rollout is a ModelServer actor, a SandboxPool actor and a fleet of threaded RolloutWorker
+actors spread over the nodes (cluster/fleet.py); workers pull episodes as slots free up, a
+lost worker's episodes run again elsewhere (actors/scheduling.py holds the rule), and every
+trace is written to the run directory as it arrives.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Callable
 
 import msgspec
 from tqdm import tqdm
@@ -23,6 +25,7 @@ from actors.run_dir import RunStore
 from actors.sandbox.config import SandboxConfig
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
+from actors.scheduling import EpisodeQueue
 from cluster.config import RolloutConfig, resolve_path, resolve_suite
 from cluster.ray_init import init_ray
 from harnesses.spec import HarnessSpec, load_harness
@@ -37,6 +40,16 @@ def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | Non
     return suite, tasks, harness
 
 
+CONTROL = dict(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+"""The options of every actor a run cannot lose: restarted by Ray on any live node (they reserve no CPU, so
+there is always room), and a call in flight is retried on the restarted actor. Each rebuilds its state from
+its constructor's arguments (the run directory holds the rest)."""
+
+LOST = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "WorkerCrashedError", "NodeDiedError",
+        "ObjectLostError", "OwnerDiedError", "ObjectReconstructionFailedError", "LocalRayletDiedError")
+"""What a call to a worker raises when the worker (or its node) is gone: its episodes run again elsewhere."""
+
+
 def start_model_server(model: ModelConfig, tasks: list[Task], concurrency: int):
     """The actor the agent loops call: a ModelServer (sim, openai), or the vLLM router over GPU replicas."""
     import ray
@@ -45,24 +58,32 @@ def start_model_server(model: ModelConfig, tasks: list[Task], concurrency: int):
         from cluster.vllm import start_vllm
 
         return start_vllm(model)
-    return ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2)).remote(model, tasks)
+    return ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2), **CONTROL).remote(model, tasks)
 
 
 class RolloutPipeline:
-    """The actors of a rollout, made once and reused: a run keeps them across rounds."""
+    """The actors of a rollout, made once and reused: a run keeps them across rounds.
+
+    Episodes are pulled: a worker gets the next one when a slot of it is free. A worker that
+    dies (or whose node does) loses nothing: its episodes run again on another worker with the
+    same (task, attempt, seed), and the fleet places its slots again.
+    """
 
     def __init__(self, tasks: list[Task], *, model: ModelConfig, sandbox: SandboxConfig, agent: str = "model",
-                 concurrency: int = 4, workers: int = 2, harness: HarnessSpec | None = None):
+                 concurrency: int = 4, workers: int = 2, harness: HarnessSpec | None = None,
+                 max_infra_retries: int = 2):
         import ray
+
+        from cluster.fleet import Fleet
 
         init_ray()
         self.agent, self.harness, self.model_config = agent, harness, model
-        per_worker = max(1, -(-concurrency // workers))
+        self.max_infra_retries = max_infra_retries
         self.server = self.model = None
         if agent == "model":
             self.server = start_model_server(model, tasks, concurrency)
             self.model = RemoteModel(self.server, ray.get(self.server.stats.remote())["model"])
-        self.pool = pool = ray.remote(SandboxPool).remote(concurrency)
+        self.pool = pool = ray.remote(SandboxPool).options(**CONTROL).remote(concurrency)
         remote_model = self.model
 
         def make_worker():
@@ -70,48 +91,115 @@ class RolloutPipeline:
                                  lease=lambda: ray.get(pool.acquire.remote()),
                                  release=lambda token: ray.get(pool.release.remote(token)))
 
-        Worker = ray.remote(_RayWorker).options(max_concurrency=per_worker)
-        self.workers = [Worker.remote(make_worker) for _ in range(workers)]
-        ray.get([w.ready.remote() for w in self.workers])
+        Worker = ray.remote(_RayWorker)
+        self.fleet = Fleet(lambda options: Worker.options(**options).remote(make_worker), sandbox,
+                           concurrency=concurrency, workers=workers)
+        self.fleet.refresh(force=True)
+        self.progress = BatchProgress()
+        self.reruns = 0
 
     @classmethod
     def for_rollout(cls, config: RolloutConfig, tasks: list[Task], harness: HarnessSpec | None) -> "RolloutPipeline":
         return cls(tasks, model=config.model, sandbox=config.sandbox, agent=config.agent,
-                   concurrency=config.concurrency, workers=config.workers, harness=harness)
+                   concurrency=config.concurrency, workers=config.workers, harness=harness,
+                   max_infra_retries=config.max_infra_retries)
+
+    @property
+    def workers(self) -> list:
+        return [m.handle for m in self.fleet.members]
+
+    def placement(self) -> dict[str, dict[str, int]]:
+        """Workers and slots per node."""
+        return self.fleet.placement()
+
+    def _lost_trace(self, job: tuple[EpisodeSpec, HarnessSpec | None], reason: str, tries: int) -> Trace:
+        spec, harness = job
+        harness = harness or self.harness
+        trace = infra_error_trace(spec, harness.id if harness else self.agent,
+                                  self.model.name if self.model is not None else self.agent, reason)
+        metrics.record_episode(trace)  # the worker that would have recorded it is gone
+        return trace
 
     def run_jobs(self, jobs: list[tuple[EpisodeSpec, HarnessSpec | None]], *, on_trace=None,
-                 progress: bool = True, desc: str = "episodes") -> list[Trace]:
+                 progress: bool = True, desc: str = "episodes",
+                 recorded: Callable[[int], bool] = lambda i: False) -> list[Trace | None]:
         """Run (episode, harness) jobs across the workers; traces come back in job order.
 
-        `on_trace(index, trace)` is called as each finishes, so a caller can persist it at once.
+        `on_trace(index, trace)` is called once per job with its final trace, so a caller can persist it at
+        once; a job `recorded(index)` says is already in the run directory is not run (its slot is None).
         """
         import ray
 
-        refs = {self.workers[i % len(self.workers)].run_encoded.remote(spec, harness): i
-                for i, (spec, harness) in enumerate(jobs)}
+        queue = EpisodeQueue(jobs, max_infra_retries=self.max_infra_retries, recorded=recorded,
+                             infra_trace=self._lost_trace)
+        inflight: dict = {}  # ObjectRef -> (job index, Member)
         out: list[Trace | None] = [None] * len(jobs)
-        metrics.set_gauge("selfharness_queue_depth", len(refs))
+        self.progress = live = BatchProgress(desc=desc, total=len(jobs))
+        fleet = self.fleet
+
+        def final(i: int, trace: Trace | None) -> None:
+            if trace is None:
+                return
+            out[i] = trace
+            live.done += 1
+            live.passed += trace.passed
+            if on_trace is not None:
+                on_trace(i, trace)
+            bar.update(1)
+            bar.set_postfix(passed=live.passed)
+
+        def lose(member, why: str) -> None:
+            for ref in fleet.drop(member):
+                j, _ = inflight.pop(ref)
+                final(j, queue.lost(j, why))
+
         with tqdm(total=len(jobs), desc=desc, unit="ep", disable=not progress,
                   mininterval=0.1 if sys.stderr.isatty() else 30) as bar:  # a log file gets a line now and then
-            while refs:
-                done, _ = ray.wait(list(refs), num_returns=1)
-                i = refs.pop(done[0])
-                spec, harness = jobs[i]
-                try:
-                    trace = msgspec.json.decode(ray.get(done[0]), type=Trace)
-                except Exception as e:  # a worker died: record it as the infrastructure's failure
-                    harness = harness or self.harness
-                    trace = infra_error_trace(spec, harness.id if harness else self.agent,
-                                              self.model.name if self.model is not None else self.agent,
-                                              f"worker: {type(e).__name__}: {e}")
-                    metrics.record_episode(trace)  # the worker that would have recorded it is gone
-                out[i] = trace
-                metrics.set_gauge("selfharness_queue_depth", len(refs))
-                if on_trace is not None:
-                    on_trace(i, trace)
-                bar.update(1)
-                bar.set_postfix(passed=sum(t.passed for t in out if t is not None))
-        return out  # type: ignore[return-value]
+            while not queue.finished:
+                fleet.refresh()
+                for member in fleet.free():
+                    while member.free > 0:
+                        i = queue.next()
+                        if i is None:
+                            break
+                        ref = member.handle.run_encoded.remote(*jobs[i])
+                        inflight[ref] = (i, member)
+                        member.running.add(ref)
+                live.queued, live.running, live.reruns = len(queue), len(inflight), queue.reruns
+                metrics.set_gauge("selfharness_queue_depth", len(queue) + len(inflight))
+                waiting = list(inflight) + fleet.pending_ready()
+                if not waiting:
+                    if queue.finished:
+                        break
+                    time.sleep(0.2)  # no worker yet: the fleet places some at its next refresh
+                    continue
+                done, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
+                if done:
+                    first = set(done)
+                    rest = [r for r in waiting if r not in first]
+                    more, _ = ray.wait(rest, num_returns=len(rest), timeout=0) if rest else ([], [])
+                    done += more
+                for ref in done:
+                    if ref not in inflight:
+                        fleet.mark_ready(ref)
+                        continue
+                    i, member = inflight[ref]
+                    try:
+                        trace = msgspec.json.decode(ray.get(ref), type=Trace)
+                    except Exception as e:
+                        why = f"worker lost: {type(e).__name__}"
+                        if type(e).__name__ in LOST or isinstance(e, ray.exceptions.RayActorError):
+                            lose(member, why)  # this call and every other the worker had
+                            continue
+                        trace = self._lost_trace(jobs[i], f"worker: {type(e).__name__}: {e}"[:500], 0)
+                    del inflight[ref]
+                    member.running.discard(ref)
+                    final(i, queue.done(i, trace))
+        live.queued = live.running = 0
+        live.reruns = queue.reruns
+        self.reruns += queue.reruns
+        metrics.set_gauge("selfharness_queue_depth", 0)
+        return out
 
     def run(self, specs: list[EpisodeSpec], store: RunStore, *, progress: bool = True,
             desc: str = "rollout") -> tuple[list[Trace], RolloutSummary]:
@@ -119,7 +207,7 @@ class RolloutPipeline:
         start = time.monotonic()
         traces = self.run_jobs([(s, None) for s in specs], on_trace=lambda _, t: store.save_trace(t),
                                progress=progress, desc=desc)
-        return traces, summarize(traces, time.monotonic() - start)
+        return traces, summarize(traces, time.monotonic() - start)  # type: ignore[arg-type]
 
     def close(self) -> None:
         import ray
@@ -128,12 +216,21 @@ class RolloutPipeline:
             from cluster.vllm import stop_vllm
 
             stop_vllm(self.server)  # frees the replicas' placement groups (their GPUs), then the router
-        try:
-            ray.get([w.close.remote() for w in self.workers], timeout=120)
-        except Exception:  # a dead worker holds nothing; the sweeper removes what a crash left
-            pass
-        for actor in self.workers + [self.pool] + ([self.server] if self.server is not None else []):
-            ray.kill(actor)
+        self.fleet.close()
+        for actor in [self.pool] + ([self.server] if self.server is not None else []):
+            ray.kill(actor, no_restart=True)
+
+
+class BatchProgress(msgspec.Struct, kw_only=True):
+    """The batch a pipeline runs now, for live status: what is done, queued, running, run again."""
+
+    desc: str = ""
+    total: int = 0
+    done: int = 0
+    passed: int = 0
+    queued: int = 0
+    running: int = 0
+    reruns: int = 0
 
 
 def run_rollout(config: RolloutConfig, store: RunStore, *, progress: bool = True,

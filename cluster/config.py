@@ -45,9 +45,13 @@ class RolloutConfig(Config):
     seed: int = 0
     """Attempt k of every task uses seed `seed + k`: runs pair by (task, attempt, seed)."""
     concurrency: int = 4
-    """Episodes running at once (the sandbox pool's size)."""
+    """Episodes running at once (the sandbox pool's size), when the cluster's nodes can hold them."""
     workers: int = 2
-    """Rollout worker actors; each runs up to `concurrency / workers` episodes at a time."""
+    """Rollout worker actors the `concurrency` slots are cut into (each holds up to `concurrency / workers`),
+    spread over the nodes by what each offers; a lost worker is replaced on a live node."""
+    max_infra_retries: int = 2
+    """Times an episode runs again after an infrastructure failure (a lost worker or node, a sandbox that did
+    not start, a model outage) before it is recorded as an infrastructure error."""
     run_dir: str | None = None
     """Where traces and the summary go (default: runs/rollout-<time>)."""
 
@@ -55,6 +59,8 @@ class RolloutConfig(Config):
         for name in ("attempts", "concurrency", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
+        if self.max_infra_retries < 0:
+            raise ValueError("max_infra_retries: must not be negative")
 
 
 def resolve_suite(suite: str) -> Path:
@@ -124,7 +130,10 @@ class RunConfig(Config):
     """Whether a validated winner waits for a person before it is promoted (default: no, as in the paper)."""
     mining: MiningConfig = MiningConfig()
     concurrency: int = 4
+    """Episodes running at once (see RolloutConfig)."""
     workers: int = 2
+    max_infra_retries: int = 2
+    """See RolloutConfig."""
     run_dir: str | None = None
     """Default: runs/<name>-<time>."""
     progress: bool = True
@@ -133,6 +142,8 @@ class RunConfig(Config):
         for name in ("attempts", "rounds", "k", "concurrency", "workers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: must be at least 1")
+        if self.max_infra_retries < 0:
+            raise ValueError("max_infra_retries: must not be negative")
 
     def loop(self) -> LoopConfig:
         """What the controller decides by."""

@@ -1,10 +1,13 @@
 """The entrypoint of a Ray job: `ray job submit --working-dir . -- python -m cluster.job --config FILE`.
 
 Under `ray job submit` (or a KubeRay RayJob) the driver runs on the head node with
-RAY_ADDRESS set, so `init_ray` joins that cluster. A run directory that already holds a
-run is resumed, so a job that is resubmitted after a failure (RayJob's backoffLimit)
-continues where the last attempt stopped. The run directory should be on storage that
-outlives the job's working directory (an absolute path, a mounted volume).
+RAY_ADDRESS set, so `init_ray` joins that cluster. The driver only starts the run's
+detached controller actor (cluster/controller.py), or finds it again, and follows it:
+a driver that is killed or stopped (`ray job stop`) leaves the run going, and a job
+submitted again for the same run directory waits on the same controller. A run directory
+that already holds a run is resumed, so a job resubmitted after a failure (RayJob's
+backoffLimit) continues where the last attempt stopped. The run directory should be on
+storage that outlives the job's working directory (an absolute path, a mounted volume).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from cluster.config import load_run_config
-    from cluster.loop import open_run, run_loop
+    from cluster.controller import run_loop
+    from cluster.loop import open_run
 
     args = build_parser().parse_args(argv)
     try:

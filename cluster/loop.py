@@ -2,15 +2,14 @@
 
 On Ray: the ModelServer, SandboxPool and RolloutWorker actors of a `RolloutPipeline`
 serve every rollout and validation of the run; the miner is an actor holding the FAISS
-index; the proposer asks the same ModelServer. The controller drives them from the
-driver and keeps everything in the run directory, so `resume` is running it again.
+index; the proposer asks the same ModelServer. The loop runs inside the run's detached
+controller actor (cluster/controller.py) and keeps everything in the run directory, so
+a restarted controller, like `resume`, is running it again.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-
 
 from actors.controller import Controller
 from actors.evaluator import Evaluator
@@ -20,7 +19,8 @@ from actors.model.config import SimModelConfig
 from actors.model.server import build_model
 from actors.proposer import Proposer
 from actors.records import FinalReport
-from actors.rollout import RolloutWorker
+from actors.rollout import RolloutWorker, infra_error_trace
+from actors.scheduling import run_in_threads
 from actors.run_dir import RunStore
 from actors.sandbox.factory import build_backend
 from cluster.config import REPO_ROOT, ConfigError, RunConfig, resolve_path, resolve_suite, save_run_config
@@ -65,70 +65,84 @@ def _miner_kwargs(config: RunConfig, model) -> dict:
 
 
 def run_loop_bare(config: RunConfig, store: RunStore, log=lambda *_: None) -> FinalReport:
-    """The whole loop in this process: a thread pool runs episodes, the model is in-process."""
+    """The whole loop in this process: threads pull episodes, the model is in-process."""
     splits = load_splits(config)
     tasks = [t for ts in splits.values() for t in ts]
     model = build_model(config.model, tasks)
     worker = RolloutWorker(tasks, build_backend(config.sandbox), model, None)
 
-    def run_batch(jobs, on_trace, desc):
-        out = [None] * len(jobs)
-        with ThreadPoolExecutor(config.concurrency) as pool:
-            futures = {pool.submit(worker.run, spec, harness): i for i, (spec, harness) in enumerate(jobs)}
-            for f in as_completed(futures):
-                i = futures[f]
-                out[i] = f.result()
-                on_trace(i, out[i])
-        return out
+    def lost(job, reason: str, tries: int):
+        spec, harness = job
+        return infra_error_trace(spec, harness.id, model.name, reason)
+
+    def run_batch(jobs, on_trace, desc, recorded):
+        return run_in_threads(jobs, lambda job: worker.run(*job), concurrency=config.concurrency,
+                              max_infra_retries=config.max_infra_retries, infra_trace=lost, recorded=recorded,
+                              on_trace=on_trace)
 
     factory = lambda state: WeaknessMiner(**_miner_kwargs(config, model), state=state)  # noqa: E731
     return _controller(config, store, splits, run_batch, model, factory, log).run()
 
 
 class _RemoteMiner:
-    """A WeaknessMiner actor behind the plain miner interface the controller uses."""
+    """A WeaknessMiner actor behind the plain miner interface the controller uses; the state it answers is
+    the one its last report was mined with (one call brings both, whatever restarts in between)."""
 
     def __init__(self, handle):
         self.handle = handle
+        self._state = None
 
     def mine(self, traces, *, round: int, harness_id: str):
         import ray
 
-        return ray.get(self.handle.mine.remote(traces, round=round, harness_id=harness_id))
+        report, self._state = ray.get(self.handle.mine_with_state.remote(traces, round=round, harness_id=harness_id))
+        return report
 
-    def state(self) -> dict:
+    def state(self):
         import ray
 
-        return ray.get(self.handle.state.remote())
+        return self._state if self._state is not None else ray.get(self.handle.state.remote())
 
 
-def run_loop(config: RunConfig, store: RunStore, log=print) -> FinalReport:
-    """The whole loop on Ray."""
-    import ray
+class LoopOnRay:
+    """The loop's parts on Ray (a RolloutPipeline, a miner actor), built where it runs: in the run's
+    controller actor (cluster/controller.py). `controller` and `pipeline` are what live status reads."""
 
-    from cluster.compose import RolloutPipeline
+    def __init__(self, config: RunConfig, store: RunStore, log=print):
+        self.config, self.store, self.log = config, store, log
+        self.controller: Controller | None = None
+        self.pipeline = None
 
-    splits = load_splits(config)
-    tasks = [t for ts in splits.values() for t in ts]
-    pipeline = RolloutPipeline(tasks, model=config.model, sandbox=config.sandbox, concurrency=config.concurrency,
-                               workers=config.workers)
-    miners = []
+    def run(self) -> FinalReport:
+        import ray
 
-    def factory(state):
-        for old in miners:
-            ray.kill(old)
-        miners[:] = [ray.remote(WeaknessMiner).remote(**_miner_kwargs(config, pipeline.model), state=state)]
-        return _RemoteMiner(miners[0])
+        from cluster.compose import CONTROL, RolloutPipeline
 
-    def run_batch(jobs, on_trace, desc):
-        return pipeline.run_jobs(jobs, on_trace=on_trace, progress=config.progress, desc=desc)
+        config, store = self.config, self.store
+        splits = load_splits(config)
+        tasks = [t for ts in splits.values() for t in ts]
+        self.pipeline = pipeline = RolloutPipeline(tasks, model=config.model, sandbox=config.sandbox,
+                                                   concurrency=config.concurrency, workers=config.workers,
+                                                   max_infra_retries=config.max_infra_retries)
+        miners = []
 
-    start = time.monotonic()
-    try:
-        report = _controller(config, store, splits, run_batch, pipeline.model, factory, log).run()
-    finally:
-        pipeline.close()
-        for m in miners:
-            ray.kill(m)
-    log(f"run finished in {time.monotonic() - start:.0f}s: {store.root}")
-    return report
+        def factory(state):
+            for old in miners:
+                ray.kill(old, no_restart=True)
+            Miner = ray.remote(WeaknessMiner).options(**CONTROL)
+            miners[:] = [Miner.remote(**_miner_kwargs(config, pipeline.model), state=state)]
+            return _RemoteMiner(miners[0])
+
+        def run_batch(jobs, on_trace, desc, recorded):
+            return pipeline.run_jobs(jobs, on_trace=on_trace, progress=config.progress, desc=desc, recorded=recorded)
+
+        start = time.monotonic()
+        try:
+            self.controller = _controller(config, store, splits, run_batch, pipeline.model, factory, self.log)
+            report = self.controller.run()
+        finally:
+            pipeline.close()
+            for m in miners:
+                ray.kill(m, no_restart=True)
+        self.log(f"run finished in {time.monotonic() - start:.0f}s: {store.root}")
+        return report

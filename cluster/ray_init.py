@@ -21,6 +21,20 @@ def init_ray(address: str | None = None) -> None:
              configure_logging=False, ignore_reinit_error=True)
 
 
+def existing_cluster() -> str | None:
+    """The address of a Ray cluster that is already up (RAY_ADDRESS, or the one `ray start` recorded and that
+    answers), or None: for commands that only look at a run and must not start a cluster of their own."""
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    try:
+        from ray._private.services import find_bootstrap_address
+
+        recorded = find_bootstrap_address(None)
+    except Exception:
+        return None
+    return recorded if recorded and live_or_local() is None else None
+
+
 def live_or_local() -> str | None:
     """None (Ray joins the cluster `ray start` recorded, as documented) when that cluster answers;
     "local" when the record is stale (its head was killed), where joining would hang for minutes."""

@@ -53,7 +53,15 @@ class VLLMLauncher:
         from ray.util.placement_group import placement_group
 
         cfg = self.config
-        self.groups = [placement_group(replica_bundles(cfg), strategy="STRICT_PACK") for _ in range(cfg.replicas)]
+        names = [f"selfharness-vllm-{served_name(cfg)}-{i}" for i in range(cfg.replicas)]
+        for name in names:  # a restarted router's groups of its last life: free their GPUs first
+            try:
+                from ray.util import get_placement_group, remove_placement_group
+
+                remove_placement_group(get_placement_group(name))
+            except Exception:
+                pass
+        self.groups = [placement_group(replica_bundles(cfg), strategy="STRICT_PACK", name=name) for name in names]
         try:
             await asyncio.wait_for(asyncio.gather(*(_awaited(g.ready()) for g in self.groups)),
                                    self.placement_timeout_s)
@@ -108,14 +116,15 @@ def start_vllm(config: VLLMModelConfig, engine_factory: EngineFactory | None = N
     engine_args(config)  # a bad engine_kwargs fails here, before any GPU is reserved
     if not ray.is_initialized():
         init_ray()
-    Router = ray.remote(RouterActor).options(num_cpus=0, max_restarts=0)
+    # Restarted on a live node when its own dies; it then starts new replicas on its first request.
+    Router = ray.remote(RouterActor).options(num_cpus=0, max_restarts=-1, max_task_retries=-1)
     router = Router.remote(served_name(config), VLLMLauncher(config, engine_factory or VLLMEngineFactory(),
                                                                placement_timeout_s),
                            health_check_s=config.health_check_s)
     try:
         ray.get(router.start.remote())
     except Exception as e:
-        ray.kill(router)
+        ray.kill(router, no_restart=True)
         cause = getattr(e, "cause", None)
         if isinstance(cause, (VLLMStartError, ImportError, ValueError)):
             raise type(cause)(str(cause)) from None
@@ -130,4 +139,4 @@ def stop_vllm(router, timeout_s: float = 60.0) -> None:
         ray.get(router.shutdown.remote(), timeout=timeout_s)
     except Exception:
         pass
-    ray.kill(router)
+    ray.kill(router, no_restart=True)

@@ -94,6 +94,9 @@ class Trace(msgspec.Struct, kw_only=True):
     an episode fails as `verifier_tampering`, whatever the reward, and is never an infrastructure error."""
     duration_s: float = 0.0
     split: str = ""
+    infra_retries: int = 0
+    """Times the episode was run again after an infrastructure failure (a lost worker or node, a sandbox
+    that did not start, a model outage) before this trace: what faults cost, never a verdict."""
 
     @property
     def passed(self) -> bool:

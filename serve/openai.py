@@ -130,16 +130,22 @@ class OpenAIIngress:
         return _json(completion(reply, self.name))
 
 
+LIGHT_CPUS = 0.25
+"""Ray CPU the ingress and a sim or proxy model replica reserve: they wait on I/O (Serve's default of 1 each
+would take a laptop's every CPU from the rollout workers' sandboxes)."""
+
+
 def build_app(args: dict[str, Any] | ServeConfig):
     """Validate the config, return the Serve application (an ingress bound to the model replicas)."""
     config = parse_config(args)
-    options: dict[str, Any] = dict(num_replicas=config.replicas, max_ongoing_requests=config.max_ongoing_requests)
+    options: dict[str, Any] = dict(num_replicas=config.replicas, max_ongoing_requests=config.max_ongoing_requests,
+                                   ray_actor_options={"num_cpus": LIGHT_CPUS})
     if isinstance(config.model, VLLMModelConfig):
         tp = config.model.tensor_parallel_size
         options |= dict(ray_actor_options={"num_gpus": 1, "num_cpus": 1},
                         placement_group_bundles=[{"GPU": 1, "CPU": 1}] * tp, placement_group_strategy="STRICT_PACK")
     model = serve.deployment(ChatModel, name="ChatModel").options(**options).bind(config)
-    return OpenAIIngress.bind(model, config, served_name(config))
+    return OpenAIIngress.options(ray_actor_options={"num_cpus": LIGHT_CPUS}).bind(model, config, served_name(config))
 
 
 def served_name(config: ServeConfig) -> str:

@@ -84,7 +84,7 @@ def check(config: ReviewConfig) -> tuple[RunsRoot, str | None]:
     return root, token
 
 
-@serve.deployment(max_ongoing_requests=32)
+@serve.deployment(max_ongoing_requests=32, ray_actor_options={"num_cpus": 0.25})  # I/O-bound: leave CPUs to sandboxes
 @serve.ingress()
 class ReviewIngress:
     """One replica of the review app; it reads the token itself (it never travels through Ray)."""

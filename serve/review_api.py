@@ -147,6 +147,14 @@ def create_app(root: RunsRoot, token: str | None, open_reads: bool) -> FastAPI:
     async def run(request: Request, run_id: str):
         return answer(request, lambda: run_view.run_detail(run_id, root.run_dir(run_id)))
 
+    @app.get("/api/runs/{run_id}/live")
+    async def live(request: Request, run_id: str):
+        """Live progress from the run's controller actor when it is alive, else from the run directory."""
+        from cluster.controller import run_status
+
+        return answer(request, lambda: msgspec.to_builtins(run_status(root.run_dir(run_id), timeout_s=5.0,
+                                                                      connect=False)))
+
     @app.get("/api/runs/{run_id}/rounds/{n}")
     async def round_(request: Request, run_id: str, n: str):
         def make():

@@ -145,6 +145,17 @@ def _cause(exc: BaseException) -> BaseException:
     return exc
 
 
+def restarted() -> bool:
+    """Whether this Ray actor is a restart (its first life ended); False outside Ray."""
+    try:
+        import ray
+
+        # asking for the runtime context outside Ray would start a local cluster
+        return ray.is_initialized() and ray.get_runtime_context().was_current_actor_reconstructed
+    except Exception:
+        return False
+
+
 class RouterActor:
     """The model server compose.py sees for a replicated backend; made an async Ray actor by its starter.
 
@@ -167,11 +178,21 @@ class RouterActor:
         self._watchers: list[asyncio.Task] = []
         self._back: asyncio.Event | None = None
         self._restarting: set[int] = set()
+        self._starting: asyncio.Lock | None = None
+        self.launched = restarted()
+        """This actor is a restart of one that had started (Ray gives a restarted actor a new life, not a flag)."""
 
     async def start(self) -> dict:
-        """Launch the replicas, wait until every one answers, then watch their health."""
-        if self.router is not None:
-            return await self.stats()
+        """Launch the replicas, wait until every one answers, then watch their health. A router Ray restarted
+        (its node lost) starts again on its first request: its replicas died with it, as their owner."""
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self.router is None:
+                await self._launch()
+        return await self.stats()
+
+    async def _launch(self) -> None:
         try:
             self.replicas = await self.launcher.launch()
         except BaseException:
@@ -180,9 +201,10 @@ class RouterActor:
         self.router = Router(len(self.replicas), self.max_conversations)
         self._back = asyncio.Event()
         self._watchers = [asyncio.create_task(self._watch(i)) for i in range(len(self.replicas))]
-        return await self.stats()
 
     async def complete(self, request: ModelRequest) -> ModelReply:
+        if self.router is None and self.launched:
+            await self.start()
         router = self._router()
         self.requests += 1
         events: list[str] = []

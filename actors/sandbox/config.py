@@ -12,6 +12,13 @@ class LocalSandboxConfig(Config, tag="local", tag_field="kind"):
 
     base_dir: str | None = None
     """Where sandbox directories are made (default: the system temp dir)."""
+    cpus: float = 0.25
+    """Ray CPU each running sandbox reserves on its worker's node: a node of N CPUs holds N / cpus
+    sandboxes at once (an agent's sandbox mostly waits on the model; raise it for CPU-heavy tasks)."""
+
+    def __post_init__(self) -> None:
+        if not self.cpus > 0:
+            raise ValueError("cpus: must be positive")
 
 
 class KubernetesSandboxConfig(Config, tag="kubernetes", tag_field="kind"):
@@ -89,6 +96,9 @@ class KubernetesSandboxConfig(Config, tag="kubernetes", tag_field="kind"):
     """How often each backend deletes finished, expired and orphaned sandbox pods; None: never."""
     connection_pool: int = 32
     """HTTP connections to the API server per process."""
+    capacity: int = 64
+    """Sandbox pods this run may have at once in the Kubernetes cluster: the run's slots are
+    min(concurrency, capacity), spread over the Ray nodes (the pods' CPU is Kubernetes', not Ray's)."""
 
     def __post_init__(self) -> None:
         import re
@@ -107,8 +117,8 @@ class KubernetesSandboxConfig(Config, tag="kubernetes", tag_field="kind"):
                 raise ValueError(f"{name}: must not be negative")
         if not 0 < self.cpu_request_fraction <= 1:
             raise ValueError("cpu_request_fraction: must be in (0, 1]")
-        if self.max_read_mb < 1 or self.connection_pool < 1:
-            raise ValueError("max_read_mb and connection_pool: must be at least 1")
+        if self.max_read_mb < 1 or self.connection_pool < 1 or self.capacity < 1:
+            raise ValueError("max_read_mb, connection_pool and capacity: must be at least 1")
         if self.run_as_user is not None and self.run_as_user < 1:
             raise ValueError("run_as_user: must be a non-root uid (>= 1) or null")
 

@@ -1,8 +1,9 @@
 """SandboxPool: bounds how many sandboxes run at once, across every rollout worker.
 
 Workers take a lease before opening a sandbox and give it back after; the pool counts
-what ran, so a run can show its real concurrency. (The kubernetes backend will keep
-warm pods here.)
+what ran, so a run can show its real concurrency. Ray restarts it when it dies (its node
+lost): the new pool knows none of the old leases, so giving one of those back is a no-op,
+and the fleet's slots still bound what runs. (The kubernetes backend will keep warm pods here.)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class SandboxPool:
         self.active = 0
         self.peak = 0
         self.leases = 0
+        self._held: set[int] = set()
         metrics.set_gauge("selfharness_sandbox_pool_size", size)
         metrics.set_gauge("selfharness_sandbox_pool_busy", 0)
 
@@ -38,11 +40,15 @@ class SandboxPool:
         self.active += 1
         self.leases += 1
         self.peak = max(self.peak, self.active)
+        self._held.add(self.leases)
         metrics.observe("selfharness_sandbox_lease_wait_s", time.monotonic() - start)
         metrics.set_gauge("selfharness_sandbox_pool_busy", self.active)
         return self.leases
 
     async def release(self, lease: int) -> None:
+        if lease not in self._held:  # taken from a pool that died: this one never counted it
+            return
+        self._held.discard(lease)
         self.active -= 1
         self._semaphore().release()
         metrics.set_gauge("selfharness_sandbox_pool_busy", self.active)

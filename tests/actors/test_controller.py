@@ -116,7 +116,7 @@ def test_the_same_episode_asked_twice_runs_once(tmp_path, minimal, word_task):
 
     calls = []
 
-    def run_batch(jobs, on_trace, desc):
+    def run_batch(jobs, on_trace, desc, recorded=lambda i: False):
         from harnesses.trace import Trace
 
         out = []

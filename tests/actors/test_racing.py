@@ -126,8 +126,8 @@ def test_a_candidate_that_loses_early_stops_after_the_stage_that_rules_it_out(mi
     (loser, twin), ev = validate(minimal, cands, {0: gains("train", "a00") | losses("train", loss),
                                                   1: gains("train", "a00")})
     lid = cands[0].harness.id
-    assert ev.stages(lid) == ["stage 2 (parent-failed pairs)", "stage 3 (parent-passed pairs)",
-                              "stage 4 (parent-passed pairs)"]
+    assert ev.stages(lid) == ["stage 2 (parent-failed pairs)", "stage 3 (parent-passed pairs, shard 1/6)",
+                              "stage 4 (parent-passed pairs, shard 2/6)"]
     assert ev.tasks(lid, "train") == set(PARENT_FAILED["train"]) | set(order[:6])
     assert ev.tasks(lid, "val") == set(PARENT_FAILED["val"]) | set(val_order[:3])
     assert not ev.tasks(lid, "train") & set(order[6:]) and not ev.tasks(lid, "val") & set(val_order[3:])
@@ -137,7 +137,7 @@ def test_a_candidate_that_loses_early_stops_after_the_stage_that_rules_it_out(mi
     train = loser.splits["train"]
     assert (train.pairs, train.evaluated, train.gains, train.losses, train.delta) == (24, 14, 1, 1, 0)
     # the twin ran every stage and every pair, and wins
-    assert ev.stages(cands[1].harness.id)[-1] == "stage 8 (parent-passed pairs)"
+    assert ev.stages(cands[1].harness.id)[-1] == "stage 8 (parent-passed pairs, shard 6/6)"
     assert twin.accepted and twin.episodes == ALL and twin.reason == "train +1, val +0"
 
 
@@ -147,7 +147,7 @@ def test_a_loss_that_cannot_be_made_up_stops_at_once(minimal, split, where):
     gain is in."""
     cands = [candidate(minimal, 1)]
     (ab,), ev = validate(minimal, cands, {0: gains("train", "a03") | losses(split, *hash_order(split)[:2])})
-    assert ev.stages(cands[0].harness.id)[-1] == "stage 3 (parent-passed pairs)"
+    assert ev.stages(cands[0].harness.id)[-1] == "stage 3 (parent-passed pairs, shard 1/6)"
     assert not ab.accepted and ab.stopped_early
     assert ab.reason == f"stopped early: cannot pass (losses outweigh gains: {where})"
 
@@ -201,7 +201,7 @@ def test_a_targeted_gain_then_losses_runs_the_other_failures_before_stopping(min
     cands = [candidate(minimal, 1, targets)]
     (ab,), ev = validate(minimal, cands, {0: gains("train", "a00") | losses("train", *hash_order("train")[:2])})
     cid = cands[0].harness.id
-    assert ev.stages(cid) == ["stage 1 (targeted failures, up to 6)", "stage 3 (parent-passed pairs)",
+    assert ev.stages(cid) == ["stage 1 (targeted failures, up to 6)", "stage 3 (parent-passed pairs, shard 1/6)",
                               "stage 3b (parent-failed pairs of losing candidates)"]
     assert ev.tasks(cid, "val") == set(PARENT_FAILED["val"]) | set(hash_order("val")[:2])
     assert not ab.accepted and ab.stopped_early
@@ -242,7 +242,7 @@ def test_a_strong_winner_settles_before_the_last_pairs(minimal):
     cid = cands[0].harness.id
     assert ab.accepted and ab.settled_early and not ab.stopped_early
     assert ab.reason.startswith("settled early: train +8, val +4; the unrun pairs turn it with p=")
-    assert "stage 8 (parent-passed pairs)" not in ev.stages(cid) and ab.episodes < ALL
+    assert "stage 8 (parent-passed pairs, shard 6/6)" not in ev.stages(cid) and ab.episodes < ALL
     assert len(ev.tasks(cid, "train")) + len(ev.tasks(cid, "val")) == ab.episodes
     # the strict rule never settles early: it needs every pair for its sign test
     (strict,), ev = validate(minimal, cands, {0: script}, config=AcceptanceConfig(bootstrap_samples=100, rule="strict"))

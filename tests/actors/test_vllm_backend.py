@@ -291,3 +291,28 @@ def test_too_few_gpus_is_a_clear_error_that_frees_what_it_reserved(gpu_cluster):
         start_vllm(config, engine_factory=EngineDoubleFactory(), placement_timeout_s=1)
     assert all(g["state"] == "REMOVED" for g in ray.util.placement_group_table().values())
     wait_for(lambda: ray.available_resources().get("GPU", 0) == 4)
+
+
+@pytest.mark.ray
+def test_a_killed_router_is_restarted_and_starts_its_replicas_again(gpu_cluster):
+    """The router dies (its node lost): Ray restarts it, its first request starts new replicas in new
+    placement groups, and the dead life's groups no longer hold the GPUs."""
+    import ray
+
+    from cluster.vllm import start_vllm, stop_vllm
+
+    config = VLLMModelConfig(model="double-model", served_model_name="agent", tensor_parallel_size=2, replicas=2,
+                             max_model_len=400, health_check_s=0.2)
+    router = start_vllm(config, engine_factory=EngineDoubleFactory())
+    try:
+        assert json.loads(ray.get(router.complete.remote(request(conversation_id="ep-a"))).text)
+        ray.kill(router, no_restart=False)
+        reply = ray.get(router.complete.remote(request(conversation_id="ep-b")), timeout=120)
+        assert json.loads(reply.text)
+        stats = ray.get(router.stats.remote())
+        assert stats["healthy"] == 2 and stats["requests"] == 1  # a new life: its counters start again
+        live = [g for g in ray.util.placement_group_table().values() if g["state"] == "CREATED"]
+        assert len(live) == 2
+    finally:
+        stop_vllm(router)
+    wait_for(lambda: ray.available_resources().get("GPU", 0) == 4)

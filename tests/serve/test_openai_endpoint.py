@@ -113,7 +113,8 @@ def decisions(root: Path):
 def test_the_loop_through_the_endpoint_decides_as_the_sim_and_leaks_no_key(endpoint, tmp_path, capfd):
     import ray
 
-    from cluster.loop import open_run, run_loop, run_loop_bare
+    from cluster.controller import run_loop
+    from cluster.loop import open_run, run_loop_bare
 
     sim_cfg = RunConfig(**SMALL, model=SimModelConfig(profile="glm"))
     sim_report = run_loop_bare(sim_cfg, open_run(sim_cfg, str(tmp_path / "sim")))

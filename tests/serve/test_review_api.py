@@ -288,3 +288,12 @@ def test_read_only_run_dir_ids_never_reach_the_filesystem(tmp_path, monkeypatch)
         with pytest.raises(run_paths.BadId):
             root.run_dir(bad)
     assert seen == []
+
+
+def test_live_progress_falls_back_to_the_run_directory_without_a_controller(site):
+    base, run, hs = site
+    status, live, _ = call(base, "/api/runs/demo/live")
+    assert status == 200 and not live["alive"] and live["stage"] == "approval"
+    assert live["episodes_recorded"] == len((run / "episodes.jsonl").read_text().splitlines())
+    status, _, _ = call(base, "/api/runs/nope/live")
+    assert status == 404
