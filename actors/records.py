@@ -295,6 +295,19 @@ class RunState(msgspec.Struct, kw_only=True):
     done: bool = False
 
 
+class BatchProgress(msgspec.Struct, kw_only=True):
+    """The batch a pipeline runs now (e.g. "round 2 stage 3 (parent-passed pairs, shard 1/6)"): what is done,
+    queued, running, and run again after a lost worker or another infrastructure failure."""
+
+    desc: str = ""
+    total: int = 0
+    done: int = 0
+    passed: int = 0
+    queued: int = 0
+    running: int = 0
+    reruns: int = 0
+
+
 class CandidateTally(msgspec.Struct, kw_only=True):
     """One candidate under validation, live: its paired gains and losses so far."""
 
@@ -318,14 +331,8 @@ class LiveStatus(msgspec.Struct, kw_only=True):
     stage: str = ""
     harness_id: str = ""
     episodes_recorded: int = 0
-    batch: str = ""
-    """The batch of episodes running now (e.g. "round 2 stage 3 (parent-passed pairs)")."""
-    batch_total: int = 0
-    batch_done: int = 0
-    queued: int = 0
-    running: int = 0
-    reruns: int = 0
-    """Episodes run again after a lost worker or another infrastructure failure, this life of the controller."""
+    batch: BatchProgress | None = None
+    """The batch of episodes running now, or the last one (its reruns: this life of the controller's all)."""
     workers: dict[str, int] = {}
     """Slots per node (node id prefix)."""
     candidates: list[CandidateTally] = []

@@ -20,7 +20,7 @@ from actors import metrics
 from actors.model.config import ModelConfig, VLLMModelConfig
 from actors.model.server import ModelServer, RemoteModel, build_model
 from actors.rollout import EpisodeSpec, RolloutWorker, infra_error_trace, plan_episodes, summarize
-from actors.records import RolloutSummary
+from actors.records import BatchProgress, RolloutSummary
 from actors.run_dir import RunStore
 from actors.sandbox.config import SandboxConfig
 from actors.sandbox.factory import build_backend
@@ -219,18 +219,6 @@ class RolloutPipeline:
         self.fleet.close()
         for actor in [self.pool] + ([self.server] if self.server is not None else []):
             ray.kill(actor, no_restart=True)
-
-
-class BatchProgress(msgspec.Struct, kw_only=True):
-    """The batch a pipeline runs now, for live status: what is done, queued, running, run again."""
-
-    desc: str = ""
-    total: int = 0
-    done: int = 0
-    passed: int = 0
-    queued: int = 0
-    running: int = 0
-    reruns: int = 0
 
 
 def run_rollout(config: RolloutConfig, store: RunStore, *, progress: bool = True,

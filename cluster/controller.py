@@ -90,8 +90,7 @@ def live_status(store: RunStore, loop=None, **kw) -> LiveStatus:
     pipeline = getattr(loop, "pipeline", None)
     if pipeline is not None:
         p = pipeline.progress
-        status.batch, status.batch_total, status.batch_done = p.desc, p.total, p.done
-        status.queued, status.running, status.reruns = p.queued, p.running, pipeline.reruns + p.reruns
+        status.batch = msgspec.structs.replace(p, reruns=pipeline.reruns + (p.reruns if p.queued or p.running else 0))
         status.workers = {node[:12]: cell["slots"] for node, cell in pipeline.placement().items()}
     controller = getattr(loop, "controller", None)
     if controller is not None:
@@ -144,9 +143,9 @@ def wait_for(handle, log=print, progress: bool = False) -> FinalReport:
             status: LiveStatus = ray.get(handle.status.remote())
             if status.error:
                 raise RuntimeError(f"the run's controller failed: {status.error}")
-            if progress and status.batch:
-                bar.set_description(status.batch, refresh=False)
-                bar.total, bar.n = status.batch_total, status.batch_done
+            if progress and status.batch is not None:
+                bar.set_description(status.batch.desc, refresh=False)
+                bar.total, bar.n = status.batch.total, status.batch.done
                 bar.refresh()
             if status.done:
                 report = ray.get(handle.result.remote())
@@ -191,9 +190,10 @@ def format_status(s: LiveStatus) -> str:
              f"round {s.round}, stage {s.stage or '-'}, harness {s.harness_id or '-'}"
              + (", done" if s.done else ""),
              f"episodes recorded: {s.episodes_recorded}"]
-    if s.batch:
-        lines.append(f"now: {s.batch}: {s.batch_done}/{s.batch_total} done, {s.queued} queued, {s.running} running"
-                     + (f", {s.reruns} run again after faults" if s.reruns else ""))
+    b = s.batch
+    if b is not None and b.desc:
+        lines.append(f"now: {b.desc}: {b.done}/{b.total} done, {b.queued} queued, {b.running} running"
+                     + (f"; {b.reruns} run again after faults" if b.reruns else ""))
     if s.workers:
         lines.append("slots per node: " + ", ".join(f"{n} {k}" for n, k in sorted(s.workers.items())))
     for c in s.candidates:

@@ -101,6 +101,11 @@ class Fleet:
         missing = want - sum(m.slots for m in self.members)
         if missing > 0:
             self._ask_autoscaler(missing)
+        pending = self.pending_ready()
+        if pending:  # workers that came up while nobody was dispatching
+            ready, _ = ray.wait(pending, num_returns=len(pending), timeout=0)
+            for ref in ready:
+                self.mark_ready(ref)
         waiting = [m for m in self.members if not m.ready and now - m.since > 60]
         if (not self.members or waiting) and now - self._warned > 60:
             self._warned = now
