@@ -103,20 +103,23 @@ class WorkerPlan(msgspec.Struct, frozen=True):
 
 
 def place_workers(offers: list[NodeOffer], held: dict[str, int], *, want: int, per_worker: int) -> list[WorkerPlan]:
-    """New workers so that the run holds `want` slots: each of at most `per_worker` slots, each on the
-    node with the most slots left (`held`: what the run's live workers already take there), so workers
-    spread by capacity. Fewer when the nodes are full; the caller tries again when nodes join."""
-    free = {o.node_id: o.slots - held.get(o.node_id, 0) for o in offers}
+    """New workers so that the run holds `want` slots: each of at most `per_worker` slots, each on the node
+    the run fills least in proportion to what it offers (`held`: what the run's live workers already take
+    there), so workers spread by capacity and a node with a little less free room still gets its share.
+    Fewer when the nodes are full; the caller tries again when nodes join."""
+    offered = {o.node_id: o.slots for o in offers if o.slots > 0}
+    taken = {n: held.get(n, 0) for n in offered}
     order = {o.node_id: k for k, o in enumerate(offers)}
     missing = want - sum(held.values())
     plans: list[WorkerPlan] = []
     while missing > 0:
-        node = max(free, key=lambda n: (free[n], -order[n]), default=None)
-        if node is None or free[node] <= 0:
+        room = [n for n in offered if offered[n] > taken[n]]
+        if not room:
             break
-        n = min(per_worker, missing, free[node])
+        node = min(room, key=lambda n: (taken[n] / offered[n], -(offered[n] - taken[n]), order[n]))
+        n = min(per_worker, missing, offered[node] - taken[node])
         plans.append(WorkerPlan(node_id=node, slots=n))
-        free[node] -= n
+        taken[node] += n
         missing -= n
     return plans
 

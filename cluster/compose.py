@@ -104,10 +104,6 @@ class RolloutPipeline:
                    concurrency=config.concurrency, workers=config.workers, harness=harness,
                    max_infra_retries=config.max_infra_retries)
 
-    @property
-    def workers(self) -> list:
-        return [m.handle for m in self.fleet.members]
-
     def placement(self) -> dict[str, dict[str, int]]:
         """Workers and slots per node."""
         return self.fleet.placement()

@@ -77,9 +77,6 @@ class RunController:
             self.collected.set()
         return self.report
 
-    def failure(self) -> str | None:
-        return self.error
-
 
 def live_status(store: RunStore, loop=None, **kw) -> LiveStatus:
     """Where a run is: from its controller's memory when `loop` is given, else from its directory."""

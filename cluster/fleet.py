@@ -72,7 +72,6 @@ class Fleet:
         self.make, self.sandbox, self.concurrency = make, sandbox, concurrency
         self.per_worker = max(1, -(-concurrency // max(1, workers)))
         self.members: list[Member] = []
-        self.replaced = 0
         self._checked = 0.0
         self._warned = 0.0
 
@@ -135,13 +134,12 @@ class Fleet:
         except Exception:  # no autoscaler here: the slots wait for a node that joins by hand
             pass
 
-    def drop(self, member: Member, lost: bool = True) -> set:
+    def drop(self, member: Member) -> set:
         """Forget a worker (dead, or on a dead node); returns the calls it had in flight."""
         import ray
 
         if member in self.members:
             self.members.remove(member)
-            self.replaced += lost
             self._checked = 0.0  # place its slots again at once
         try:
             ray.kill(member.handle, no_restart=True)
@@ -187,4 +185,4 @@ class Fleet:
             except Exception:  # a dead worker holds nothing; the sweeper removes what a crash left
                 pass
         for m in list(self.members):
-            self.drop(m, lost=False)
+            self.drop(m)

@@ -80,6 +80,12 @@ def test_workers_spread_over_equal_nodes():
     assert sorted(p.node_id for p in plans) == ["a", "a", "b", "b", "c", "c"]
 
 
+def test_a_node_with_a_little_less_room_still_gets_its_share():
+    offers = [NodeOffer("a", 8), NodeOffer("b", 6), NodeOffer("c", 8)]  # b: another actor holds some CPU
+    plans = place_workers(offers, {}, want=6, per_worker=1)
+    assert sorted(p.node_id for p in plans) == ["a", "a", "b", "b", "c", "c"]
+
+
 def test_workers_follow_capacity_and_stop_when_nodes_are_full():
     offers = [NodeOffer("big", 6), NodeOffer("small", 2)]
     plans = place_workers(offers, {}, want=10, per_worker=2)

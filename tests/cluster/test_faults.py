@@ -218,6 +218,18 @@ def test_workers_spread_by_capacity_and_grow_when_a_node_joins(cluster):
     from cluster.compose import RolloutPipeline
     from harnesses.tasks import load_suite
 
+    import ray
+
+    def idle():  # the last test's node is gone and its actors' CPU is back
+        alive = [n for n in ray.nodes() if n["Alive"]]
+        return len(alive) == 3 and ray.available_resources().get("CPU", 0) == ray.cluster_resources().get("CPU")
+
+    def wait_idle():
+        deadline = time.monotonic() + 60
+        while not idle() and time.monotonic() < deadline:
+            time.sleep(0.2)
+
+    wait_idle()
     tasks = load_suite(FIXTURE_SUITE).split("train")
     pipe = RolloutPipeline(tasks, model=SimModelConfig(), sandbox=LocalSandboxConfig(), agent="oracle",
                            concurrency=6, workers=6)
@@ -227,6 +239,7 @@ def test_workers_spread_by_capacity_and_grow_when_a_node_joins(cluster):
     finally:
         pipe.close()
     # 1 CPU per sandbox: three nodes of 2 CPUs hold 6 of the 8 slots asked for
+    wait_idle()  # the killed workers' CPU comes back a moment after close
     pipe = RolloutPipeline(tasks, model=SimModelConfig(), sandbox=LocalSandboxConfig(cpus=1.0), agent="oracle",
                            concurrency=8, workers=8)
     node = None
