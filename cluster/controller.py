@@ -123,8 +123,10 @@ def wait_for(handle, log=print, progress: bool = False) -> FinalReport:
     import ray
     from tqdm import tqdm
 
-    life, seen = None, 0
-    bar = tqdm(disable=not progress, unit="ep")
+    import sys
+
+    life, seen, shown = None, 0, None
+    bar = tqdm(disable=not (progress and sys.stderr.isatty()), unit="ep")  # a log file wants lines, not frames
     try:
         while True:
             now_life, lines = ray.get(handle.logs.remote(seen))
@@ -140,9 +142,12 @@ def wait_for(handle, log=print, progress: bool = False) -> FinalReport:
             status: LiveStatus = ray.get(handle.status.remote())
             if status.error:
                 raise RuntimeError(f"the run's controller failed: {status.error}")
-            if progress and status.batch is not None:
-                bar.set_description(status.batch.desc, refresh=False)
-                bar.total, bar.n = status.batch.total, status.batch.done
+            if not bar.disable and status.batch is not None:
+                if shown != status.batch.desc:
+                    shown = status.batch.desc
+                    bar.reset(total=status.batch.total)  # a new batch: its own count and clock
+                    bar.set_description(shown, refresh=False)
+                bar.n = status.batch.done
                 bar.refresh()
             if status.done:
                 report = ray.get(handle.result.remote())
