@@ -82,13 +82,6 @@ class EpisodeQueue(Generic[J]):
             return None
         return self.done(i, self.infra_trace(self.jobs[i], reason, self.tries[i]))
 
-    def requeue(self, i: int) -> None:
-        """Job i never started (its dispatch failed before the worker took it): not a try."""
-        if i in self.running:
-            self.running.discard(i)
-            self.tries[i] -= 1
-            self.pending.appendleft(i)
-
 
 class NodeOffer(msgspec.Struct, frozen=True):
     """What one node offers the run's sandboxes: its id and how many sandbox slots it can hold."""
