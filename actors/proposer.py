@@ -135,9 +135,10 @@ def _items(raw: str) -> tuple[list | None, bool]:
     return (items, cut) if items or cut else (None, False)
 
 
-def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int,
-                    rejected_before: set[str]) -> tuple[list[Proposal], list[Refusal]]:
-    """Turn the model's reply into valid proposals and recorded refusals."""
+def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int, rejected_before: set[str],
+                    clusters: set[str] | None = None) -> tuple[list[Proposal], list[Refusal]]:
+    """Turn the model's reply into valid proposals and recorded refusals. With `clusters` (the brief's ids),
+    an audit must name one of them: a small model copies the worked example's c0007 into its audit."""
     items, cut = _items(raw)
     if items is None:
         return [], [Refusal(round=round, index=-1, reason="the reply is not a JSON object with a 'proposals' "
@@ -175,6 +176,9 @@ def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int,
             continue
         try:
             audit = _audit(item.get("audit"))
+            if clusters is not None and audit.target_cluster not in clusters:
+                raise ValueError(f"audit.target_cluster: {audit.target_cluster!r} is not a cluster of the brief "
+                                 f"(it holds {', '.join(sorted(clusters)) or 'none'})")
             edits = decode_edits(json.dumps(edits_raw))
             if any(e.surface != surface for e in edits):
                 raise EditError(f"edits touch {sorted({e.surface for e in edits})}, not only {surface!r}")
@@ -221,5 +225,6 @@ class Proposer:
         except ModelError as e:
             return [], [Refusal(round=brief.round, index=-1, reason=f"the model could not answer: {e}")], ""
         proposals, refusals = check_proposals(raw, harness, round=brief.round, k=brief.k,
-                                              rejected_before=rejected_before)
+                                              rejected_before=rejected_before,
+                                              clusters={c.id for c in brief.clusters})
         return proposals, refusals, raw

@@ -243,6 +243,10 @@ class RolloutSummary(msgspec.Struct, kw_only=True):
     duration_s: float = 0.0
     episodes_per_s: float = 0.0
     prompt_tokens: int = 0
+    """Summed over every turn: a conversation is sent whole each turn, so this is what an engine without a
+    prefix cache evaluates."""
+    cached_tokens: int = 0
+    """Of prompt_tokens, those the model's prefix cache held: prompt - cached is what it evaluated."""
     completion_tokens: int = 0
     model_retries: int = 0
     """Model calls that needed another attempt (429, 5xx, timeouts, outages): the endpoint's health."""

@@ -101,6 +101,7 @@ def summarize(traces: list[Trace], duration_s: float = 0.0) -> RolloutSummary:
         by_family=dict(sorted(fams.items())), by_task=dict(sorted(by_task.items())), duration_s=duration_s,
         episodes_per_s=len(traces) / duration_s if duration_s > 0 else 0.0,
         prompt_tokens=sum(u.prompt_tokens for t in traces for u in t.turns),
+        cached_tokens=sum(u.cached_tokens for t in traces for u in t.turns),
         completion_tokens=sum(u.completion_tokens for t in traces for u in t.turns),
         model_retries=sum(1 for t in traces for u in t.turns for e in u.model_events if e.startswith("attempt ")),
         infra_retries=sum(t.infra_retries for t in traces),
@@ -118,6 +119,13 @@ def format_table(summary: RolloutSummary, title: str = "") -> str:
         f"{'time':<16}{summary.duration_s:.1f}s ({summary.episodes_per_s:.2f} episodes/s)",
         f"{'tokens':<16}{summary.prompt_tokens} prompt, {summary.completion_tokens} completion",
     ]
+    if summary.episodes:
+        n = summary.episodes
+        reuse = f", {summary.cached_tokens / summary.prompt_tokens:.0%} of it from the prefix cache" \
+            if summary.cached_tokens and summary.prompt_tokens else ""
+        lines.append(f"{'per episode':<16}{summary.prompt_tokens / n:,.0f} prompt{reuse}, "
+                     f"{(summary.prompt_tokens - summary.cached_tokens) / n:,.0f} evaluated, "
+                     f"{summary.completion_tokens / n:,.0f} completion")
     if summary.model_retries:
         lines.append(f"{'model retries':<16}{summary.model_retries}")
     if summary.infra_retries:

@@ -236,7 +236,10 @@ class Validator:
         return gains, losses, seen
 
     def _settled(self, gains, losses, seen, remaining) -> str | None:
-        """Accept before the last pairs run when they are unlikely to turn the decision around."""
+        """Accept before the last pairs run when they are unlikely to turn the decision around (never when
+        none is left to run: then the rule decides, on every pair)."""
+        if not any(remaining.values()):
+            return None
         delta = {s: gains[s] - losses[s] for s in SPLITS}
         top = max(SPLITS, key=lambda s: (delta[s], s == "train"))
         if delta[top] <= 0 or any(d < 0 for d in delta.values()):

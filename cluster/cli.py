@@ -26,11 +26,14 @@ def _rollout(args: argparse.Namespace) -> int:
     if args.config:
         config = load_config(args.config, RolloutConfig)
     else:
+        model = _model_from_flags(args)
+        concurrency = args.concurrency or (model.replicas if args.model == "llamacpp" else 4)
         config = RolloutConfig(
-            suite=args.suite, split=args.split, harness=args.harness, agent=args.agent,
-            model=_model_from_flags(args), sandbox=LocalSandboxConfig(),
-            attempts=args.attempts, seed=args.seed, concurrency=args.concurrency,
-            workers=min(args.workers, args.concurrency), max_infra_retries=args.max_infra_retries,
+            suite=args.suite, split=args.split, tasks=[t for t in (args.tasks or "").split(",") if t],
+            harness=args.harness, agent=args.agent,
+            model=model, sandbox=LocalSandboxConfig(),
+            attempts=args.attempts, seed=args.seed, concurrency=concurrency,
+            workers=min(args.workers, concurrency), max_infra_retries=args.max_infra_retries,
             run_dir=args.run_dir)
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", f"rollout-{config.split}")
     save_run_config(store, config)
@@ -89,7 +92,20 @@ def _model_from_flags(args: argparse.Namespace):
     if args.model == "openai":
         if not args.base_url or not args.served_model:
             raise ConfigError("--model openai needs --base-url and --served-model")
-        return OpenAIModelConfig(base_url=args.base_url, model=args.served_model, api_key_env=args.api_key_env)
+        limits = {k: v for k, v in (("timeout_s", args.model_timeout), ("max_tokens", args.max_tokens),
+                                    ("concurrency", args.model_concurrency)) if v is not None}
+        return OpenAIModelConfig(base_url=args.base_url, model=args.served_model, api_key_env=args.api_key_env,
+                                 **limits)
+    if args.model == "llamacpp":
+        if not args.gguf:
+            raise ConfigError("--model llamacpp needs --gguf: a .gguf file or a packaged model "
+                              "(qwen2.5-coder-1.5b, qwen2.5-coder-0.5b, smollm2-135m)")
+        from actors.model.config import LlamaCppModelConfig
+
+        limits = {k: v for k, v in (("max_tokens", args.max_tokens), ("replicas", args.replicas),
+                                    ("n_threads", args.n_threads), ("n_ctx", args.n_ctx),
+                                    ("cpus", args.replica_cpus)) if v is not None}
+        return LlamaCppModelConfig(gguf=args.gguf, **limits)
     return SimModelConfig(profile=args.profile)
 
 
@@ -184,16 +200,30 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--suite", default="core")
     r.add_argument("--split", default="train")
     r.add_argument("--harness", default="harnesses/minimal.yaml")
-    r.add_argument("--model", default="sim", choices=["sim", "openai"],
-                   help="model backend: sim (the simulated model) or openai (any OpenAI-compatible endpoint)")
+    r.add_argument("--model", default="sim", choices=["sim", "openai", "llamacpp"],
+                   help="model backend: sim (the simulated model), openai (any OpenAI-compatible endpoint) or "
+                        "llamacpp (a GGUF model on this cluster's CPUs)")
+    r.add_argument("--gguf", help="llamacpp: a .gguf file or a packaged model (qwen2.5-coder-1.5b, ...)")
+    r.add_argument("--replicas", type=int, help="llamacpp: model replicas (default 1)")
+    r.add_argument("--n-threads", type=int, help="llamacpp: CPU threads per replica (default 2)")
+    r.add_argument("--n-ctx", type=int, help="llamacpp: context window in tokens (default 16384)")
+    r.add_argument("--replica-cpus", type=float, help="llamacpp: Ray CPUs a replica reserves (default its threads; "
+                   "less leaves room for sandboxes on a small machine)")
     r.add_argument("--profile", default="minimax", help="sim quirk profile")
     r.add_argument("--base-url", help="openai: the endpoint, e.g. http://127.0.0.1:8000/v1")
     r.add_argument("--served-model", help="openai: the model name the endpoint serves")
     r.add_argument("--api-key-env", default="OPENAI_API_KEY", help="openai: the variable that holds the key")
+    r.add_argument("--model-timeout", type=float, help="seconds per model request (openai default 120; a CPU server "
+                   "re-reading a long conversation needs more)")
+    r.add_argument("--max-tokens", type=int, help="per reply (default: the endpoint's)")
+    r.add_argument("--model-concurrency", type=int, help="requests in flight to the model (openai default 16; a "
+                   "one-slot CPU server wants 1, and --concurrency no higher than its slots)")
+    r.add_argument("--tasks", help="only these tasks of the split, comma-separated")
     r.add_argument("--agent", default="model", choices=["model", "oracle", "noop"])
     r.add_argument("--attempts", type=int, default=2)
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--concurrency", type=int, default=4)
+    r.add_argument("--concurrency", type=int, help="episodes at once (default 4; llamacpp: its replicas, one "
+                   "conversation each, so each keeps its prefix cache)")
     r.add_argument("--workers", type=int, default=2, help="worker actors the concurrency is cut into, spread over nodes")
     r.add_argument("--max-infra-retries", type=int, default=2,
                    help="reruns of an episode after a lost worker, sandbox or model before it is an infra error")

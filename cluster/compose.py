@@ -17,7 +17,7 @@ import msgspec
 from tqdm import tqdm
 
 from actors import metrics
-from actors.model.config import ModelConfig, VLLMModelConfig
+from actors.model.config import LlamaCppModelConfig, ModelConfig, VLLMModelConfig
 from actors.model.server import ModelServer, RemoteModel, build_model
 from actors.rollout import EpisodeSpec, RolloutWorker, infra_error_trace, plan_episodes, summarize
 from actors.records import BatchProgress, RolloutSummary
@@ -26,7 +26,7 @@ from actors.sandbox.config import SandboxConfig
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
 from actors.scheduling import EpisodeQueue
-from cluster.config import RolloutConfig, resolve_path, resolve_suite
+from cluster.config import ConfigError, RolloutConfig, resolve_path, resolve_suite
 from cluster.ray_init import init_ray
 from harnesses.spec import HarnessSpec, load_harness
 from harnesses.tasks import Suite, Task, load_suite
@@ -36,6 +36,13 @@ from harnesses.trace import Trace
 def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | None]:
     suite = load_suite(resolve_suite(config.suite))
     tasks = suite.split(config.split)
+    if config.tasks:
+        names = {t.name for t in tasks}
+        unknown = [n for n in config.tasks if n not in names]
+        if unknown:
+            raise ConfigError(f"tasks: {', '.join(unknown)} not in {suite.name}/{config.split} "
+                              f"(it holds {', '.join(sorted(names)[:12])}{', ...' if len(names) > 12 else ''})")
+        tasks = [t for t in tasks if t.name in set(config.tasks)]
     harness = load_harness(resolve_path(config.harness)) if config.agent == "model" else None
     return suite, tasks, harness
 
@@ -51,13 +58,18 @@ LOST = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "WorkerCrash
 
 
 def start_model_server(model: ModelConfig, tasks: list[Task], concurrency: int):
-    """The actor the agent loops call: a ModelServer (sim, openai), or the vLLM router over GPU replicas."""
+    """The actor the agent loops call: a ModelServer (sim, openai), or a router over vLLM (GPU) or llama.cpp
+    (CPU) replicas."""
     import ray
 
     if isinstance(model, VLLMModelConfig):
         from cluster.vllm import start_vllm
 
         return start_vllm(model)
+    if isinstance(model, LlamaCppModelConfig):
+        from cluster.llamacpp import start_llamacpp
+
+        return start_llamacpp(model)
     return ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2), **CONTROL).remote(model, tasks)
 
 
@@ -208,10 +220,10 @@ class RolloutPipeline:
     def close(self) -> None:
         import ray
 
-        if self.server is not None and isinstance(self.model_config, VLLMModelConfig):
-            from cluster.vllm import stop_vllm
+        if self.server is not None and isinstance(self.model_config, (VLLMModelConfig, LlamaCppModelConfig)):
+            from cluster.replicas import stop_router
 
-            stop_vllm(self.server)  # frees the replicas' placement groups (their GPUs), then the router
+            stop_router(self.server)  # frees the replicas' placement groups (GPUs, CPUs), then the router
         self.fleet.close()
         for actor in [self.pool] + ([self.server] if self.server is not None else []):
             ray.kill(actor, no_restart=True)

@@ -36,6 +36,8 @@ class RolloutConfig(Config):
     """A built-in suite name (benchmarks/suites/NAME) or a path to a suite folder."""
     split: str = "train"
     """train, val, test, or all."""
+    tasks: list[str] = []
+    """Only these tasks of the split (empty: all of them); a name the split does not hold is an error."""
     harness: str = "harnesses/minimal.yaml"
     agent: Literal["model", "oracle", "noop"] = "model"
     """`model` runs the harness with the model; `oracle` and `noop` are calibration agents."""

@@ -7,13 +7,23 @@ import sys
 from pathlib import Path
 
 
+def ray_address(address: str | None = None) -> str:
+    """Where a command's Ray lives: `address`, else RAY_ADDRESS (set by `ray job submit`), else a local cluster of
+    its own. A cluster some `ray start` left on the machine is joined only when asked (`RAY_ADDRESS=auto`), and
+    not when its record is stale."""
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
+    if address == "auto" and live_or_local() == "local":
+        return "local"
+    return address
+
+
 def init_ray(address: str | None = None) -> None:
-    """Join RAY_ADDRESS (set by `ray job submit`) or start a local cluster; quiet on a laptop."""
+    """Join a cluster or start a local one (`ray_address`); quiet on a laptop."""
     import ray
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS") or live_or_local()
+    address = ray_address(address)
     # The project ships as source on the driver's path; workers on this machine import it from there.
     root = str(Path(__file__).resolve().parent.parent)
     env = {"env_vars": {"PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}}

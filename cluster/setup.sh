@@ -33,6 +33,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=".venv/.installed-$extras-$(sha1sum pyproject.toml | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
+  # llama-cpp-python (extras test, cpu-model) builds llama.cpp from source: for this CPU, without libcurl
+  export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=ON -DLLAMA_CURL=OFF}"
   .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
   .venv/bin/pip install -q -e ".[$extras]"
   touch "$stamp"

@@ -9,6 +9,7 @@ simulated one included, can read them.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import msgspec
@@ -18,7 +19,9 @@ class Command(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_def
     """One command: shell keystrokes or a tool call (a trace keeps only the fields the model gave)."""
 
     keystrokes: str | None = None
-    duration: float = 1.0
+    duration: float | None = None
+    """Seconds a shell command may run (at least MIN_COMMAND_S, at most the harness's command timeout);
+    None: the command timeout."""
     tool: str | None = None
     path: str | None = None
     content: str | None = None
@@ -38,6 +41,28 @@ class ReplyError(ValueError):
 
 
 PARSE_ERROR = "[harness] Your reply could not be parsed"
+MIN_COMMAND_S = 5.0
+"""The shortest `duration` honoured: a model that copies `"duration": 0.1` should not see `ls` killed."""
+_COMMENT = re.compile(r'(?:^|[\s,{\[])//')
+
+
+def diagnose(raw: str, error: json.JSONDecodeError) -> str:
+    """What is wrong with a reply that is not one JSON object, in words a model can act on ('' if nothing
+    more than the decoder's message)."""
+    text = raw.strip()
+    if not text:
+        return "the reply is empty"
+    if text.startswith("```"):
+        return "it starts with a code fence (```): send the bare JSON object, without the fence"
+    if "{" not in text:
+        return "it holds no JSON object"
+    if not text.startswith("{"):
+        return "it has text before the JSON object"
+    if error.msg == "Extra data":
+        return "it has text after the JSON object"
+    if _COMMENT.search(text):
+        return "it has // comments, which JSON does not allow"
+    return ""
 
 
 def parse_strict(raw: str) -> dict[str, Any]:
@@ -45,7 +70,9 @@ def parse_strict(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise ReplyError(f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno})") from None
+        cause = diagnose(raw, e)
+        raise ReplyError(f"not valid JSON{': ' + cause if cause else ''} ({e.msg} at line {e.lineno} column "
+                         f"{e.colno})") from None
     if not isinstance(value, dict):
         raise ReplyError(f"expected a JSON object, got {type(value).__name__}")
     return value

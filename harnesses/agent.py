@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 
 
 from harnesses import middleware as mw
-from harnesses.action import (PARSE_ERROR, Action, Command, ReplyError, format_command_result, parse_strict, tagged,
-                              to_action, truncate_text)
-from harnesses.model import Message, Model, ModelError, ModelRequest
-from harnesses.prompts import framing
+from harnesses.action import (MIN_COMMAND_S, PARSE_ERROR, Action, Command, ReplyError, format_command_result,
+                              parse_strict, tagged, to_action, truncate_text)
+from harnesses.model import ContextOverflow, Message, Model, ModelError, ModelRequest
+from harnesses.prompts import TOOL_FORMS, framing
 from harnesses.sandbox import ExecResult, Limits, SandboxBackend, SandboxError
 from harnesses.tasks import Task, run_verifier
 from harnesses.trace import CommandRecord, Trace, Turn
@@ -33,6 +33,19 @@ def first_prompt(task: Task, harness: "HarnessSpec", notes: list[str]) -> str:
     parts += [""] + notes if notes else []
     parts += ["", framing(harness)]
     return "\n".join(parts)
+
+
+def tool_refusal(tool: str | None, enabled: set[str]) -> str:
+    """Why a `tool` command did not run, and what the tools are: a model that writes {"tool": "cat"} should
+    learn that shell commands go in keystrokes, not that cat is disabled."""
+    files = sorted(enabled - {"shell"})
+    head = (f"the {tool} tool is not enabled in this harness" if tool in TOOL_FORMS and tool != "shell"
+            else f"{tool!r} is not a tool")
+    head += f"; the tools are {', '.join(files)}" if files else "; this harness has no file tools"
+    if "shell" in enabled:
+        head += ('. Shell commands (cat, git, python, ...) go in "keystrokes", without "tool": '
+                 '{"keystrokes": "cat /app/notes.txt\n"}')
+    return head
 
 
 def _limits(task: Task, harness: "HarnessSpec") -> Limits:
@@ -67,9 +80,8 @@ class Episode:
         """The file tools, done through the sandbox's file API."""
         start = time.monotonic()
         label = f"{cmd.tool} {cmd.path or ''}".strip()
-        if cmd.tool not in self.enabled_tools:
-            return label, ExecResult(exit_code=2, output=f"tool {cmd.tool!r} is not enabled in this harness "
-                                     f"(enabled: {', '.join(sorted(self.enabled_tools))})", duration_s=0.0)
+        if cmd.tool not in self.enabled_tools or cmd.tool == "shell":
+            return label, ExecResult(exit_code=2, output=tool_refusal(cmd.tool, self.enabled_tools), duration_s=0.0)
         try:
             if not cmd.path:
                 raise ValueError("needs 'path'")
@@ -108,7 +120,9 @@ class Episode:
             self.trace.commands.append(CommandRecord(turn=self.ctx.turn, command=command, exit_code=None,
                                                      output="", blocked_by=decision.message[:200]))
             return format_command_result(command, "", None, note=tagged("loop_breaker", decision.message)), None
-        timeout = min(self.harness.runtime.command_timeout_s, max(cmd.duration, 1.0) * 60)
+        timeout = self.harness.runtime.command_timeout_s
+        if cmd.duration is not None:
+            timeout = min(timeout, max(cmd.duration, MIN_COMMAND_S))
         result = self.sandbox.exec(decision.run, timeout_s=timeout, cwd=self.task.workdir)
         self._record(command, result)
         for m in self.middleware:
@@ -169,22 +183,31 @@ class Episode:
                 return
             try:
                 reply = self.model.complete(ModelRequest(messages=tuple(messages), temperature=rt.temperature,
-                                                         seed=seed, conversation_id=conversation))
+                                                         seed=seed, conversation_id=conversation, turn=turn_index))
+            except ContextOverflow as e:  # the agent's own conversation filled the window: its failure
+                self.trace.stop_reason = "context_overflow"
+                self.ctx.emit("model", "context_overflow", str(e)[:1000])
+                return
             except ModelError as e:
                 self.trace.stop_reason = "model_error"
                 self.trace.infra_error = f"model: {e}"
                 return
             turn = Turn(index=turn_index, raw=reply.text, prompt_tokens=reply.prompt_tokens,
-                        completion_tokens=reply.completion_tokens, reasoning_chars=reply.reasoning_chars,
+                        completion_tokens=reply.completion_tokens, cached_tokens=reply.cached_tokens,
+                        reasoning_chars=reply.reasoning_chars,
                         model_events=list(reply.events))
             self.trace.turns.append(turn)
+            if self.trace.seeded is None:
+                self.trace.seeded = reply.seeded
             messages.append(Message("assistant", reply.text))
             try:
                 action = self.parse(reply.text)
             except ReplyError as e:
                 turn.parse_error = str(e)
+                again = len(self.trace.turns) > 1 and self.trace.turns[-2].raw == reply.text
                 turn.observation = (f"{PARSE_ERROR}: {e}. Reply with one JSON object with keys analysis, plan, "
-                                    "commands and task_complete, and nothing else.")
+                                    "commands and task_complete, and nothing else."
+                                    + (" Your reply was the same as the last one." if again else ""))
                 messages.append(Message("user", turn.observation))
                 continue
             turn.action = action

@@ -24,6 +24,26 @@ class ModelRequest(msgspec.Struct, frozen=True, kw_only=True):
     max_tokens: int | None = None
     conversation_id: str = ""
     """Stable for all turns of one episode: routers use it to keep a conversation on one replica."""
+    turn: int = 0
+    """The turn of the episode this request is; with `seed` it makes the sampler's seed (`sampling_seed`)."""
+
+
+SEED_STRIDE = 0x61C8_8647
+"""Odd, about 2**31 times the golden ratio's fraction: consecutive turns' seeds land far apart."""
+
+
+def sampling_seed(request: ModelRequest) -> int:
+    """The seed a backend's sampler gets: one per (episode seed, turn), so the turn after a parse error is a
+    new draw rather than the same reply again, and a rerun of the episode draws the same. Turn 0 keeps the
+    episode's seed; 31 bits, which every API takes."""
+    return (request.seed + request.turn * SEED_STRIDE) % 2**31
+
+
+def episode_seed(request: ModelRequest, turn: int) -> int:
+    """The episode's seed from a request at `turn` of its conversation, whether the request carries the
+    episode's seed and turn (in process) or only a sampling seed (over an OpenAI API, which has no turn):
+    what a simulated model that replays a whole episode from one seed needs."""
+    return (request.seed - (turn - request.turn) * SEED_STRIDE) % 2**31
 
 
 class ModelReply(msgspec.Struct, frozen=True, kw_only=True):
@@ -31,6 +51,10 @@ class ModelReply(msgspec.Struct, frozen=True, kw_only=True):
     model: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    seeded: bool = False
+    """The backend gave the request's seed to a sampler that honours it (see `Trace.seeded`)."""
+    cached_tokens: int = 0
+    """Prompt tokens the engine did not evaluate again (its prefix cache held them); 0 when it does not say."""
     reasoning_chars: int = 0
     """Length of a reasoning block (`<think>...</think>` or the endpoint's reasoning field) kept out of `text`."""
     events: tuple[str, ...] = ()
@@ -39,6 +63,23 @@ class ModelReply(msgspec.Struct, frozen=True, kw_only=True):
 
 class ModelError(RuntimeError):
     """The model could not answer (endpoint down, retries exhausted): not the agent's failure."""
+
+
+class ContextOverflow(ModelError):
+    """The conversation no longer fits the model's context window: the agent's failure (its outputs and turns
+    filled it), not the infrastructure's. The message is the server's own."""
+
+
+def relayed(cause: ModelError) -> ModelError:
+    """A ModelError that crossed a process boundary, as its kind (the agent ends an overflow differently),
+    without the remote traceback."""
+    return (ContextOverflow if isinstance(cause, ContextOverflow) else ModelError)(str(cause))
+
+
+OVERFLOW_WORDS = re.compile(r"context_length_exceeded|context (?:length|window|size)|maximum context|"
+                            r"exceed\w* (?:the )?(?:context|max(?:imum)?_?model_?len)|too many tokens|"
+                            r"prompt is too long|tokens exceed|longer than the maximum model length", re.IGNORECASE)
+"""How OpenAI, vLLM, SGLang and llama.cpp servers say a prompt is longer than the context."""
 
 
 @runtime_checkable

@@ -105,6 +105,8 @@ def terminal_cause(trace: Trace) -> TerminalCause:
         return "timeout"
     if trace.stop_reason == "max_total_commands":
         return "command_budget"
+    if trace.stop_reason == "context_overflow":
+        return "context_overflow"
     if MISSING.search(trace.verifier_output[-1500:]):
         return "missing_artifact"
     return "wrong_output"

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from harnesses.action import MIN_COMMAND_S
+
 if TYPE_CHECKING:
     from harnesses.spec import HarnessSpec
 
 TOOL_FORMS: dict[str, dict[str, Any]] = {
-    "shell": {"keystrokes": "ls -la /app\n", "duration": 1},
+    "shell": {"keystrokes": "ls -la /app\n"},
     "read_file": {"tool": "read_file", "path": "/app/notes.txt"},
     "write_file": {"tool": "write_file", "path": "/app/out.txt", "content": "first line\n"},
     "edit_file": {"tool": "edit_file", "path": "/app/main.py", "old": "x = 1", "new": "x = 2"},
@@ -27,8 +29,8 @@ _EXAMPLES: dict[str, dict[str, Any]] = {
     "shell": {
         "analysis": "server.log has lines starting with ERROR and /app/errors.txt does not exist yet.",
         "plan": "Write the number of ERROR lines to /app/errors.txt, then print it to check it.",
-        "commands": [{"keystrokes": "grep -c '^ERROR' /app/server.log > /app/errors.txt\n", "duration": 1},
-                     {"keystrokes": "cat /app/errors.txt\n", "duration": 1}],
+        "commands": [{"keystrokes": "grep -c '^ERROR' /app/server.log > /app/errors.txt\n"},
+                     {"keystrokes": "cat /app/errors.txt\n"}],
         "task_complete": False},
     "write_file": {
         "analysis": "The task asks for a greeting in /app/hello.txt and the file does not exist yet.",
@@ -79,7 +81,8 @@ def reply_format(harness: "HarnessSpec") -> str:
         '- "plan" (string): what you will do next, and why.',
         '- "commands" (list, may be empty): run in order; each is one of',
         *forms,
-        '  Give exactly one of "keystrokes" or "tool" in a command. "duration" (seconds) is optional.',
+        '  Give exactly one of "keystrokes" or "tool" in a command. A shell command may add "duration": the '
+        f'seconds it may run ({MIN_COMMAND_S:g} to {timeout:g}; default {timeout:g}).',
         '- "task_complete" (true or false): true only when the task is done; this reply\'s commands run first.',
         'After each reply you get every command\'s result as "$ command", its output and "[exit N]";',
         "messages from the harness come in [brackets].",

@@ -62,6 +62,8 @@ class Turn(msgspec.Struct, kw_only=True):
     parse_error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_tokens: int = 0
+    """Of prompt_tokens, those the model's prefix cache held (not evaluated again)."""
     reasoning_chars: int = 0
     model_events: list[str] = []
     """What getting this reply took: retries and their causes (HTTP 429, 500, timeouts), an oversize cut."""
@@ -77,13 +79,18 @@ class Trace(msgspec.Struct, kw_only=True):
     model: str
     attempt: int
     seed: int
+    seeded: bool | None = None
+    """Whether the model's backend honours the seed (a rerun draws the same replies): True for sim, vllm and
+    llamacpp, False for an OpenAI-compatible endpoint, which may ignore it; None before the first reply.
+    Pairing by seed only pairs where it does; the A/A check measures what is left."""
     turns: list[Turn] = []
     commands: list[CommandRecord] = []
     events: list[MiddlewareEvent] = []
     completed: bool = False
     """The agent declared completion and the harness accepted it."""
     stop_reason: StopReason = ""
-    """'completed', 'max_turns', 'max_total_commands', 'agent_timeout', 'model_error', 'infra_error'."""
+    """'completed', 'max_turns', 'max_total_commands', 'agent_timeout', 'context_overflow', 'model_error',
+    'infra_error'."""
     reward: float | None = None
     verifier_output: str = ""
     verifier_error: str | None = None

@@ -20,15 +20,15 @@ STAGES: tuple[Stage, ...] = get_args(Stage)
 ROUND_STAGES: tuple[Stage, ...] = STAGES[:6]
 """The stages of one round."""
 
-StopReason = Literal["", "completed", "max_turns", "agent_timeout", "max_total_commands", "model_error",
-                     "infra_error"]
+StopReason = Literal["", "completed", "max_turns", "agent_timeout", "max_total_commands", "context_overflow",
+                     "model_error", "infra_error"]
 """How an episode's agent loop ended (a trace's `stop_reason`; '' while it runs)."""
 
-TerminalCause = Literal["turn_limit", "timeout", "command_budget", "missing_artifact", "wrong_output",
-                        "verifier_tampering"]
+TerminalCause = Literal["turn_limit", "timeout", "command_budget", "context_overflow", "missing_artifact",
+                        "wrong_output", "verifier_tampering"]
 """What ended a failed episode (a signature's first part), from its stop reason and the verifier's words."""
 FailureCause = Literal["", "infra", "verifier_tampering", "parse_error", "loop", "exploration", "turn_limit",
-                       "timeout", "command_budget", "missing_artifact", "wrong_output"]
+                       "timeout", "command_budget", "context_overflow", "missing_artifact", "wrong_output"]
 """The rollout table's one word per episode: a terminal cause, refined for episodes that ran out of turns
 ('' for a pass, `infra` for an infrastructure error, which no statistic counts)."""
 INFRA: FailureCause = "infra"
@@ -62,6 +62,8 @@ MECHANISMS: dict[str, Mechanism] = {
                                             "was checked"),
     "wrong_solution": Mechanism(False, "the outputs exist but the verifier found their content wrong"),
     "ran_out_of_time": Mechanism(False, "the episode hit its time limit while still working"),
+    "context_overflow": Mechanism(True, "the conversation outgrew the model's context window (long command outputs "
+                                        "or many turns kept in full), so the episode ended"),
     TAMPERING: Mechanism(False, "the agent or a hook changed the verifier's tests or reward files"),
 }
 DETECTED_ONLY = frozenset({TAMPERING})

@@ -58,8 +58,8 @@ def sim(quirk: str | None, tasks, rate: float = 1.0) -> SimModel:
 # conftest ones included), the functions and classes of tests/ these name (followed transitively), and the
 # top-level statements of its module. Comments and docstrings do not count. A test that starts Ray (or Ray
 # Serve), a browser or Prometheus, runs `ray start`/`ray job submit`, spawns a `selfharness` command that
-# starts Ray, runs a batch of sandbox episodes (a rollout, a loop, a suite check, the red team) or runs
-# anything in a real sandbox (bubblewrap: `needs_bwrap`, or a sandbox backend it makes) is marked `slow`, as
+# starts Ray, runs a batch of sandbox episodes (a rollout, a loop, a suite check, the red team), loads a real
+# model (llama.cpp) or runs anything in a real sandbox (bubblewrap: `needs_bwrap`, or a sandbox backend it makes) is marked `slow`, as
 # is a test marked `ray`. `make test-fast` (pytest -m "not slow") leaves those out and lists them.
 
 _Q = r"[\"']"
@@ -67,7 +67,8 @@ SANDBOX_REASON = "runs commands in a real sandbox"
 CLI_REASON = "spawns a `selfharness` command that starts Ray"
 HEAVY: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("starts Ray", re.compile(r"\bray\.init\(|\binit_ray\(|\bcluster_utils\b|\bRolloutPipeline\b|\brun_rollout\(|"
-                              r"\brun_loop\(|\bstart_vllm\(")),
+                              r"\brun_loop\(|\bstart_vllm\(|\bstart_llamacpp\(")),
+    ("loads a real model", re.compile(r"(?<!\w)LlamaCppModel\(")),
     ("starts Ray Serve", re.compile(r"\bserve\.(?:start|run)\(")),
     ("starts a browser", re.compile(r"\b(?:playwright|selenium|chromium)\b", re.IGNORECASE)),
     ("starts Prometheus", re.compile(rf"which\(\s*{_Q}prometheus{_Q}\s*\)|\bstart_prometheus\(")),

@@ -40,7 +40,7 @@ def extract(trace: Trace) -> Signature | None:
         return Signature(terminal_cause=cause, criticality=criticality, mechanism=mechanism,
                          actionable=MECHANISMS[mechanism].actionable, evidence=truncate_text(evidence, 300))
 
-    if cause in ("turn_limit", "command_budget", "timeout"):
+    if cause in ("turn_limit", "command_budget", "timeout", "context_overflow"):
         if mostly_unparsed(trace):
             return sig("malformed_reply", trace.turns[-1].parse_error or "")
         repeated = repeated_failure(trace)
@@ -50,6 +50,9 @@ def extract(trace: Trace) -> Signature | None:
             return sig("exploration_without_writes", f"{streak} read-only turns in a row")
         if cause == "timeout":
             return sig("ran_out_of_time", f"stopped after {trace.duration_s:.0f}s", "unknown")
+        if cause == "context_overflow":
+            said = next((e.message for e in trace.events if e.kind == "context_overflow"), "")
+            return sig("context_overflow", f"after {len(trace.turns)} turns: {said}")
     tool = missing_tool(trace)
     if tool:
         return sig("missing_tool", f"not installed: {tool.split()[0] if tool.split() else tool}; verifier: {verdict[0]}")

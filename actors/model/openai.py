@@ -19,7 +19,8 @@ import time
 from typing import Any
 
 from actors.model.config import OpenAIModelConfig
-from harnesses.model import ModelError, ModelReply, ModelRequest, count_tokens, cut_reply, strip_reasoning
+from harnesses.model import (OVERFLOW_WORDS, ContextOverflow, ModelError, ModelReply, ModelRequest, count_tokens,
+                             cut_reply, sampling_seed, strip_reasoning)
 
 RETRY_AFTER_CAP_S = 120.0
 
@@ -69,6 +70,19 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, BadReply):
         return f"bad reply: {exc}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def overflow(exc: BaseException) -> str | None:
+    """The server's words when it refused the prompt as longer than its context (a 400 or 413), else None."""
+    openai = _openai()
+    if not isinstance(exc, openai.APIStatusError) or exc.status_code not in (400, 413, 422):
+        return None
+    body = exc.body if isinstance(exc.body, dict) else {}
+    error = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    message = str(error.get("message") or body.get("message") or exc.message)
+    if error.get("code") == "context_length_exceeded" or OVERFLOW_WORDS.search(message):
+        return message
+    return None
 
 
 def retryable(exc: BaseException) -> bool:
@@ -149,6 +163,10 @@ class OpenAIModel:
             except (RetryError, Exception) as e:
                 if isinstance(e, ModelError):
                     raise
+                said = overflow(e)
+                if said is not None:
+                    raise ContextOverflow(self.redact(f"{self.config.base_url}: HTTP {e.status_code}: {said}"[:1000])) \
+                        from None
                 detail = self.redact(f"{describe(e)} after {len(events) + 1} attempt(s)")
                 raise ModelError(f"{self.config.base_url}: {detail}") from None
         raise ModelError("unreachable")  # pragma: no cover
@@ -156,7 +174,7 @@ class OpenAIModel:
     async def _create(self, request: ModelRequest) -> Any:
         openai = _openai()
         kwargs: dict[str, Any] = dict(
-            model=self.config.model, temperature=request.temperature, seed=request.seed,
+            model=self.config.model, temperature=request.temperature, seed=sampling_seed(request),
             messages=[{"role": m.role, "content": m.content} for m in request.messages])
         max_tokens = request.max_tokens or self.config.max_tokens
         if max_tokens:

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from harnesses.model import ModelError, ModelReply, ModelRequest
+from harnesses.model import ModelError, ModelReply, ModelRequest, relayed
 
 MAX_CONVERSATIONS = 10_000
 """Sticky entries kept; an episode older than this many newer ones has left the prefix cache anyway."""
@@ -41,6 +41,20 @@ class NoReplica(ModelError):
 
 class ReplicaDead(ModelError):
     """A replica's engine is dead though its actor lives: it must be restarted, and the request retried elsewhere."""
+
+
+class EngineStats(msgspec.Struct, kw_only=True):
+    """One replica's engine counters (vllm, llamacpp), which the router's stats show per replica."""
+
+    requests: int = 0
+    in_flight: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_prompt_tokens: int = 0
+    """Prompt tokens served from the prefix cache: what sticky routing buys."""
+    latency_s: float = 0.0
+    """Summed over answered requests: with the replica's uptime, how busy it was."""
 
 
 class ReplicaState(msgspec.Struct, kw_only=True):
@@ -218,7 +232,7 @@ class RouterActor:
                 if not self._is_death(cause):
                     self.errors += 1
                     if isinstance(cause, ModelError):
-                        raise ModelError(str(cause)) from None
+                        raise relayed(cause) from None
                     raise ModelError(f"replica {index}: {type(cause).__name__}: {cause}") from None
                 self.failovers += 1
                 events.append(f"failover: replica {index} died mid-request ({type(cause).__name__}), retried")

@@ -10,8 +10,8 @@ import threading
 import time
 
 from actors import metrics
-from actors.model.config import ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
-from harnesses.model import Model, ModelError, ModelReply, ModelRequest
+from actors.model.config import LlamaCppModelConfig, ModelConfig, OpenAIModelConfig, SimModelConfig, VLLMModelConfig
+from harnesses.model import Model, ModelError, ModelReply, ModelRequest, relayed
 from harnesses.tasks import Task
 
 
@@ -29,6 +29,10 @@ def build_model(config: ModelConfig, tasks: list[Task]) -> Model:
         from actors.model.vllm import VLLMModel
 
         return VLLMModel(config)  # in this process; on Ray, compose starts `start_vllm` instead
+    if isinstance(config, LlamaCppModelConfig):
+        from actors.model.llamacpp import LlamaCppModel
+
+        return LlamaCppModel(config)  # in this process; on Ray, compose starts `start_llamacpp` instead
     raise ValueError(f"model.kind: unsupported backend {type(config).__name__}")
 
 
@@ -71,7 +75,7 @@ class RemoteModel:
         except ray.exceptions.RayTaskError as e:  # the server's ModelError, without Ray's traceback
             cause = getattr(e, "cause", None)
             if isinstance(cause, ModelError):
-                raise ModelError(str(cause)) from None
+                raise relayed(cause) from None
             raise ModelError(f"model server: {type(cause or e).__name__}: {cause or e}"[:500]) from None
         except ray.exceptions.RayActorError as e:
             raise ModelError(f"model server died: {type(e).__name__}") from None

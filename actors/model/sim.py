@@ -29,7 +29,7 @@ from actors.model.plan import Plan, Step, load_plan
 from actors.model.roles import LABELLER_ROLE, PROPOSER_ROLE
 from actors.model.seeded import seeded_rng
 from harnesses.action import PARSE_ERROR
-from harnesses.model import ModelReply, ModelRequest, count_tokens
+from harnesses.model import ModelReply, ModelRequest, count_tokens, episode_seed
 from harnesses.tasks import Task, named_paths
 from harnesses.vocabulary import FAMILIES
 
@@ -296,7 +296,7 @@ class SimAgentPolicy:
 def render(intent: Intent, *, malformed: str | None) -> str:
     """The reply text: Terminus-2 JSON, or the malformed variant a drifting model writes."""
     body = {"analysis": intent.analysis, "plan": intent.plan,
-            "commands": [{"keystrokes": c + "\n", "duration": 1.0} for c in intent.commands],
+            "commands": [{"keystrokes": c + "\n"} for c in intent.commands],
             "task_complete": intent.complete}
     if malformed == "fence":
         return "```json\n" + json.dumps(body, indent=2) + "\n```"
@@ -321,6 +321,10 @@ class SimModel:
                 return task, plan
         return None
 
+    def _reply(self, text: str, msgs) -> ModelReply:
+        return ModelReply(text=text, model=self.name, seeded=True, completion_tokens=count_tokens(text),
+                          prompt_tokens=sum(count_tokens(m.content) for m in msgs))
+
     def complete(self, request: ModelRequest) -> ModelReply:
         msgs = request.messages
         system = next((m.content for m in msgs if m.role == "system"), "")
@@ -329,20 +333,18 @@ class SimModel:
             from actors.mining.labeller import sim_label
 
             text = sim_label(users[-1] if users else "")
-            return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
-                              completion_tokens=count_tokens(text))
+            return self._reply(text, msgs)
         if PROPOSER_ROLE in system:
             text = sim_proposer.propose(users[-1] if users else "", request.seed, self.profile.proposer_noise)
-            return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
-                              completion_tokens=count_tokens(text))
+            return self._reply(text, msgs)
         found = self._find(users[0]) if users else None
         if found is None:
             text = json.dumps({"analysis": "I do not recognise this task.", "plan": "Stop.", "commands": [],
                                "task_complete": True})
-            return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
-                              completion_tokens=count_tokens(text))
+            return self._reply(text, msgs)
         task, plan = found
-        draws = draw_episode(self.profile, task, plan, request.seed, system)
+        seed = episode_seed(request, sum(1 for m in msgs if m.role == "assistant"))
+        draws = draw_episode(self.profile, task, plan, seed, system)
         policy = SimAgentPolicy(self.profile, task, plan, draws)
         state = policy.start_state(users[0])
         observations = users[1:]
@@ -352,5 +354,4 @@ class SimModel:
         turn = len(observations)
         drifting = "malformed_json" in draws.active and turn >= draws.drift_start
         text = render(intent, malformed=draws.drift_style if drifting else None)
-        return ModelReply(text=text, model=self.name, prompt_tokens=sum(count_tokens(m.content) for m in msgs),
-                          completion_tokens=count_tokens(text))
+        return self._reply(text, msgs)

@@ -27,8 +27,9 @@ from typing import Any, Protocol
 import msgspec
 
 from actors.model.config import VLLMModelConfig
-from actors.model.router import ReplicaDead
-from harnesses.model import ModelError, ModelReply, ModelRequest, strip_reasoning
+from actors.model.router import EngineStats, ReplicaDead
+from harnesses.model import (OVERFLOW_WORDS, ContextOverflow, ModelError, ModelReply, ModelRequest, sampling_seed,
+                             strip_reasoning)
 
 VLLM_HINT = "model.kind vllm needs the `vllm` extra (pip install 'self-harness[vllm]') and a GPU"
 CONFIG_OWNED = ("model", "served_model_name", "tensor_parallel_size", "max_model_len", "gpu_memory_utilization",
@@ -74,7 +75,7 @@ def engine_args(config: VLLMModelConfig) -> dict[str, Any]:
 
 def sampling_kwargs(request: ModelRequest, config: VLLMModelConfig) -> dict[str, Any]:
     """SamplingParams for one request: the harness's temperature and the episode's seed travel in the request."""
-    return dict(n=1, temperature=request.temperature, top_p=config.top_p, seed=request.seed,
+    return dict(n=1, temperature=request.temperature, top_p=config.top_p, seed=sampling_seed(request),
                 max_tokens=request.max_tokens or config.max_tokens)
 
 
@@ -113,7 +114,8 @@ def reply_from_output(output, name: str, prompt: dict[str, Any] | None = None) -
     events = ()
     if getattr(completion, "finish_reason", None) == "length":
         events = (f"reply stopped at the token limit ({len(completion.token_ids)} tokens)",)
-    return ModelReply(text=text, model=name, prompt_tokens=len(prompt_ids), completion_tokens=len(completion.token_ids),
+    return ModelReply(text=text, model=name, seeded=True, prompt_tokens=len(prompt_ids),
+                      completion_tokens=len(completion.token_ids),
                       reasoning_chars=reasoning, events=events)
 
 
@@ -183,18 +185,6 @@ def _in_ray_actor() -> bool:
         return False
 
 
-class EngineStats(msgspec.Struct, kw_only=True):
-    requests: int = 0
-    in_flight: int = 0
-    errors: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_prompt_tokens: int = 0
-    """Prompt tokens served from the prefix cache: what sticky routing buys."""
-    latency_s: float = 0.0
-    """Summed over answered requests."""
-
-
 class AsyncVLLMModel:
     """The `Model` protocol's async twin on one engine; lives on one event loop (vLLM binds to it)."""
 
@@ -240,6 +230,8 @@ class AsyncVLLMModel:
             c.errors += 1
             if engine_is_dead(self.engine, e):
                 raise ReplicaDead(f"vLLM engine is dead: {describe(e)}") from None
+            if OVERFLOW_WORDS.search(str(e)):
+                raise ContextOverflow(f"vLLM: {describe(e)}"[:1000]) from None
             raise ModelError(f"vLLM: {describe(e)}") from None
         finally:
             c.in_flight -= 1

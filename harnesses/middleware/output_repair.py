@@ -1,4 +1,4 @@
-"""Tolerant parsing of the model's reply: code fences, trailing text, single quotes.
+"""Tolerant parsing of the model's reply: code fences, trailing text, single quotes, comments.
 
 A model that wraps its JSON in a fence or writes a Python dict has still said what it
 means; this recovers it instead of spending the turn.
@@ -41,14 +41,51 @@ def first_object(text: str) -> str | None:
     return None
 
 
+def strip_comments(text: str) -> str:
+    """`text` without `//` and `/* */` comments and trailing commas outside strings (what small models add
+    to JSON)."""
+    out: list[str] = []
+    i, quote = 0, ""
+    while i < len(text):
+        ch = text[i]
+        if quote:
+            out.append(ch)
+            if ch == "\\" and i + 1 < len(text):
+                out.append(text[i + 1])
+                i += 1
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            out.append(ch)
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            i = len(text) if end == -1 else end
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            i = len(text) if end == -1 else end + 2
+            continue
+        elif ch == "," and _CLOSES.match(text, i + 1):
+            pass
+        else:
+            out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+_CLOSES = re.compile(r"\s*[}\]]")
+
+
 def repair(raw: str) -> dict | None:
-    """Try, in order: fenced block, first balanced object, Python literal (single quotes, True/False)."""
+    """Try, in order: fenced block, first balanced object, Python literal (single quotes, True/False);
+    each as given, then without comments and trailing commas."""
     candidates = [m.group(1) for m in _FENCE.finditer(raw)] + [raw]
     for candidate in candidates:
         obj = first_object(candidate)
         if obj is None:
             continue
-        for loader in (json.loads, ast.literal_eval):
+        for loader in (json.loads, ast.literal_eval, lambda o: json.loads(strip_comments(o))):
             try:
                 value = loader(obj)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):

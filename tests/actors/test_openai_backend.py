@@ -12,7 +12,7 @@ from actors.model.openai import OpenAIModel
 from harnesses.agent import run_episode
 from harnesses.model import Message, ModelError, ModelRequest
 from tests.conftest import needs_bwrap, sim
-from tests.doubles.faulty_endpoint import Fault, FaultyEndpoint
+from tests.doubles.faulty_endpoint import OVERFLOW_MESSAGE, Fault, FaultyEndpoint
 
 KEY = "sk-test-7f3c9a1e5b2d4c6e8a0b1c2d3e4f5a6b"
 
@@ -73,6 +73,16 @@ def test_errors_retrying_cannot_fix_end_the_episode_as_infrastructure(endpoint, 
     trace = run_episode(word_task, minimal, model_for(endpoint), backend, seed=1)
     assert trace.stop_reason == "model_error" and "HTTP 400 after 1 attempt" in trace.infra_error
     assert endpoint.requests == 1
+
+
+@needs_bwrap
+def test_a_context_overflow_ends_the_episode_as_the_agents_failure_with_the_servers_words(endpoint, word_task,
+                                                                                          minimal, backend):
+    endpoint.add(Fault("ok"), Fault("overflow"))
+    trace = run_episode(word_task, minimal, model_for(endpoint), backend, seed=1)
+    assert trace.stop_reason == "context_overflow" and trace.infra_error is None and trace.reward is not None
+    assert len(trace.turns) == 1 and endpoint.requests == 2  # refused at once, not retried
+    assert any(e.kind == "context_overflow" and OVERFLOW_MESSAGE in e.message for e in trace.events)
 
 
 def test_too_many_retries_become_a_model_error(endpoint):

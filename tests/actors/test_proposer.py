@@ -80,6 +80,29 @@ def test_model_errors_become_refusals(minimal):
     assert proposals == [] and "endpoint went away" in refusals[0].reason
 
 
+def test_an_audit_naming_a_cluster_the_brief_does_not_hold_is_refused(minimal):
+    """What the real 1.5B model did: it copied the worked example's c0007 into its audit."""
+    from actors.records import Cluster
+
+    class Copier:
+        name = "copier"
+
+        def complete(self, request):
+            from harnesses.model import ModelReply
+
+            copied = {**GOOD, "audit": {**GOOD["audit"], "target_cluster": "c0007"}}
+            return ModelReply(text=json.dumps({"proposals": [copied, GOOD]}), model=self.name)
+
+    b = brief(minimal)
+    b.clusters = [Cluster(id=c, mechanism="premature_completion", terminal_cause="missing_artifact",
+                          actionable=True, failures=["a", "b"], tasks=["t1", "t2"], support=2, eligible=True)
+                  for c in ("c0001", "c0002")]
+    proposals, refusals, _ = Proposer(Copier()).propose(minimal, b, seed=0, rejected_before=set())
+    assert [p.audit.target_cluster for p in proposals] == ["c0001"]
+    assert [r.index for r in refusals] == [0]
+    assert "'c0007' is not a cluster of the brief (it holds c0001, c0002)" in refusals[0].reason
+
+
 def test_sim_proposes_fixes_for_the_brief(minimal, word_task):
     from actors.model.sim import SimModel
     from actors.records import Cluster

@@ -250,6 +250,19 @@ def test_a_strong_winner_settles_before_the_last_pairs(minimal):
     assert strict.reason == "train +8, val +4, pooled sign test p=0.000"
 
 
+def test_a_winner_whose_every_pair_ran_is_not_settled_early(minimal):
+    """With one parent-passed pair per split, the first shard runs them all: nothing is left unrun, so the
+    paper rule decides and the result does not claim to have settled early."""
+    full = parent_traces()
+    keep = {s: PARENT_FAILED[s] + [PARENT_PASSED[s][0]] for s in SPLITS}
+    parents = {s: {k: t for k, t in full[s].items() if k[0] in keep[s]} for s in SPLITS}
+    cands = [candidate(minimal, 1)]
+    script = gains("train", *PARENT_FAILED["train"]) | gains("val", *PARENT_FAILED["val"])
+    (ab,), ev = validate(minimal, cands, {0: script}, parents=parents)
+    assert ab.accepted and not ab.settled_early and "settled early" not in ab.reason
+    assert ab.episodes == sum(len(keep[s]) for s in SPLITS)
+
+
 def test_the_strict_rule_rejects_a_small_win(minimal):
     cands = [candidate(minimal, 1)]
     (ab,), _ = validate(minimal, cands, {0: gains("train", "a00", "a01")},

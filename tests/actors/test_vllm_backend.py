@@ -15,7 +15,7 @@ from actors.model.router import ReplicaDead
 from actors.model.vllm import VLLMModel, engine_args, render_prompt, sampling_kwargs
 from benchmarks.doubles.vllm_engine import AsyncLLMDouble, EngineDoubleFactory, RequestOutputKind, TokenizerDouble
 from cluster.vllm import replica_bundles
-from harnesses.model import Message, ModelError, ModelRequest
+from harnesses.model import Message, ModelError, ModelRequest, sampling_seed
 from tests.conftest import ROOT
 
 CONFIG = VLLMModelConfig(model="Qwen/Qwen2.5-0.5B-Instruct", max_tokens=512, top_p=0.9)
@@ -54,7 +54,8 @@ def test_sampling_params_come_from_the_request_and_the_config(model, factory):
     model.complete(request(max_tokens=64))
     model.complete(request(conversation_id="ep-2"))
     first, second = (r["sampling_params"] for r in factory.engines[0].requests)
-    assert (first.temperature, first.seed, first.top_p, first.max_tokens, first.n) == (0.3, 7, 0.9, 64, 1)
+    assert (first.temperature, first.seed, first.top_p, first.max_tokens, first.n) == (0.3, sampling_seed(request()), 0.9,
+                                                                                     64, 1)
     assert second.max_tokens == 512  # the config's, when the request sets none
     ids = [r["request_id"] for r in factory.engines[0].requests]
     assert len(set(ids)) == 2 and ids[0].startswith("ep-1-") and ids[1].startswith("ep-2-")
@@ -158,20 +159,22 @@ def test_engine_args_follow_the_config():
     assert "distributed_executor_backend" not in engine_args(CONFIG) and "max_model_len" not in engine_args(CONFIG)
     with pytest.raises(ValueError, match=r"engine_kwargs.*tensor_parallel_size"):
         engine_args(VLLMModelConfig(model="m", engine_kwargs={"tensor_parallel_size": 4}))
-    assert sampling_kwargs(request(), CONFIG) == dict(n=1, temperature=0.3, top_p=0.9, seed=7, max_tokens=512)
+    assert sampling_kwargs(request(), CONFIG) == dict(n=1, temperature=0.3, top_p=0.9, seed=sampling_seed(request()),
+                                                      max_tokens=512)
     assert replica_bundles(VLLMModelConfig(model="m", tensor_parallel_size=2)) == [{"GPU": 1, "CPU": 1}] * 2
 
 
 def test_replica_options_pin_the_gpus_in_the_placement_group():
+    from cluster.replicas import pinned
     from cluster.vllm import replica_options
 
     group = object()  # a PlacementGroup in real life; the options only carry it
-    one = replica_options(VLLMModelConfig(model="m", max_restarts=5), group)
+    one = replica_options(VLLMModelConfig(model="m", max_restarts=5))
     assert (one["num_gpus"], one["num_cpus"], one["max_restarts"], one["max_task_retries"]) == (1, 1, 5, 0)
-    strategy = one["scheduling_strategy"]
+    strategy = pinned(group)
     assert strategy.placement_group is group and strategy.placement_group_bundle_index == 0
     assert strategy.placement_group_capture_child_tasks  # vLLM's TP workers land in the same group
-    two = replica_options(VLLMModelConfig(model="m", tensor_parallel_size=2), group)
+    two = replica_options(VLLMModelConfig(model="m", tensor_parallel_size=2))
     assert two["num_gpus"] == 0  # the TP workers take the GPUs, one bundle each
 
 

@@ -25,3 +25,13 @@ def test_bad_configs_name_file_and_field(tmp_path, text, field):
     with pytest.raises(ConfigError) as err:
         load_config(path, RunConfig)
     assert str(path) in str(err.value) and field in str(err.value)
+
+
+def test_a_rollout_can_run_some_tasks_of_a_split_and_names_one_it_does_not_hold():
+    from cluster.compose import prepare
+    from cluster.config import RolloutConfig
+
+    _, tasks, _ = prepare(RolloutConfig(suite="core", split="train", tasks=["c-compile-greeter", "config-sed-rewrite"]))
+    assert sorted(t.name for t in tasks) == ["c-compile-greeter", "config-sed-rewrite"]
+    with pytest.raises(ConfigError, match=r"tasks: no-such-task not in core/train \(it holds "):
+        prepare(RolloutConfig(suite="core", split="train", tasks=["c-compile-greeter", "no-such-task"]))

@@ -20,9 +20,14 @@ from harnesses.model import Model
 from serve.wire import ChatRequest, completion, error
 
 
+OVERFLOW_MESSAGE = ("This model's maximum context length is 4096 tokens. However, you requested 4410 tokens "
+                    "(4410 in the messages, None in the completion). Please reduce the length of the messages or "
+                    "completion.")
+
+
 class Fault(msgspec.Struct, frozen=True):
     kind: str
-    """ok | status | hang | html | bad_json | huge | down | echo_key"""
+    """ok | status | hang | html | bad_json | huge | down | echo_key | overflow"""
     status: int = 500
     retry_after: float | None = None
     seconds: float = 0.0
@@ -88,6 +93,9 @@ class FaultyEndpoint:
                     headers = [("Retry-After", f"{fault.retry_after:g}")] if fault.retry_after is not None else []
                     return self._send(fault.status, json.dumps(error(f"injected {fault.status}", "server_error"))
                                       .encode(), headers=headers)
+                if fault is not None and fault.kind == "overflow":  # OpenAI's and llama-cpp-python's words
+                    return self._send(400, json.dumps(error(
+                        OVERFLOW_MESSAGE, param="messages", code="context_length_exceeded")).encode())
                 if fault is not None and fault.kind == "echo_key":  # a careless server quoting credentials back
                     return self._send(401, json.dumps(error(f"bad key {self.headers.get('Authorization')}")).encode())
                 if fault is not None and fault.kind == "html":
