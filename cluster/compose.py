@@ -73,6 +73,17 @@ def start_model_server(model: ModelConfig, tasks: list[Task], concurrency: int):
     return ray.remote(ModelServer).options(max_concurrency=max(8, concurrency * 2), **CONTROL).remote(model, tasks)
 
 
+def stop_model_server(model: ModelConfig, server) -> None:
+    """Stop what `start_model_server` started: a router frees its replicas' placement groups first."""
+    import ray
+
+    if isinstance(model, (VLLMModelConfig, LlamaCppModelConfig)):
+        from cluster.replicas import stop_router
+
+        stop_router(server)
+    ray.kill(server, no_restart=True)
+
+
 class RolloutPipeline:
     """The actors of a rollout, made once and reused: a run keeps them across rounds.
 
@@ -220,13 +231,10 @@ class RolloutPipeline:
     def close(self) -> None:
         import ray
 
-        if self.server is not None and isinstance(self.model_config, (VLLMModelConfig, LlamaCppModelConfig)):
-            from cluster.replicas import stop_router
-
-            stop_router(self.server)  # frees the replicas' placement groups (GPUs, CPUs), then the router
+        if self.server is not None:
+            stop_model_server(self.model_config, self.server)
         self.fleet.close()
-        for actor in [self.pool] + ([self.server] if self.server is not None else []):
-            ray.kill(actor, no_restart=True)
+        ray.kill(self.pool, no_restart=True)
 
 
 def run_rollout(config: RolloutConfig, store: RunStore, *, progress: bool = True,

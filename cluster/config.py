@@ -110,6 +110,14 @@ def load_config(path: Path | str, cls: type[msgspec.Struct] = RolloutConfig):
         raise ConfigError(f"{path}: {e}") from None
 
 
+class ProposerConfig(Config):
+    """Who writes the proposals."""
+
+    model: ModelConfig | None = None
+    """None: the agent's own model, as in the paper. Else another backend: a stronger model for a small agent,
+    or `{kind: sim}`, whose proposer is the sim's rule-based one (a baseline that needs no model)."""
+
+
 class RunConfig(Config):
     """A whole Self-Harness run: rounds of rollout, mine, propose, validate, merge, promote."""
 
@@ -131,6 +139,7 @@ class RunConfig(Config):
     approval: ApprovalConfig = ApprovalConfig()
     """Whether a validated winner waits for a person before it is promoted (default: no, as in the paper)."""
     mining: MiningConfig = MiningConfig()
+    proposer: ProposerConfig = ProposerConfig()
     concurrency: int = 4
     """Episodes running at once (see RolloutConfig)."""
     workers: int = 2

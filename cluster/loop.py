@@ -50,10 +50,11 @@ def open_run(config: RunConfig, run_dir: str | None = None) -> RunStore:
     return store
 
 
-def _controller(config: RunConfig, store: RunStore, splits, run_batch, model, miner_factory, log) -> Controller:
+def _controller(config: RunConfig, store: RunStore, splits, run_batch, proposer_model, miner_factory,
+                log) -> Controller:
     evaluator = Evaluator(store, run_batch, splits, config.attempts, config.seed)
     initial = load_harness(resolve_path(config.initial_harness))
-    return Controller(config.loop(), store, evaluator, miner_factory, Proposer(model), initial, log=log)
+    return Controller(config.loop(), store, evaluator, miner_factory, Proposer(proposer_model), initial, log=log)
 
 
 def _miner_kwargs(config: RunConfig, model) -> dict:
@@ -81,7 +82,8 @@ def run_loop_bare(config: RunConfig, store: RunStore, log=lambda *_: None) -> Fi
                               on_trace=on_trace)
 
     factory = lambda state: WeaknessMiner(**_miner_kwargs(config, model), state=state)  # noqa: E731
-    return _controller(config, store, splits, run_batch, model, factory, log).run()
+    proposer = build_model(config.proposer.model, tasks) if config.proposer.model else model
+    return _controller(config, store, splits, run_batch, proposer, factory, log).run()
 
 
 class _RemoteMiner:
@@ -137,10 +139,22 @@ class LoopOnRay:
             return pipeline.run_jobs(jobs, on_trace=on_trace, progress=config.progress, desc=desc, recorded=recorded)
 
         start = time.monotonic()
+        proposer_server = None
         try:
-            self.controller = _controller(config, store, splits, run_batch, pipeline.model, factory, self.log)
+            proposer = pipeline.model
+            if config.proposer.model is not None:
+                from actors.model.server import RemoteModel
+                from cluster.compose import start_model_server
+
+                proposer_server = start_model_server(config.proposer.model, tasks, 1)
+                proposer = RemoteModel(proposer_server, ray.get(proposer_server.stats.remote())["model"])
+            self.controller = _controller(config, store, splits, run_batch, proposer, factory, self.log)
             report = self.controller.run()
         finally:
+            if proposer_server is not None:
+                from cluster.compose import stop_model_server
+
+                stop_model_server(config.proposer.model, proposer_server)
             pipeline.close()
             for m in miners:
                 ray.kill(m, no_restart=True)

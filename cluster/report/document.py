@@ -94,6 +94,8 @@ def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
     doc.append(("kv", [
         ("run dir", str(run.root)),
         ("model / profile", model_label(cfg.model) if cfg else "?"),
+        ("proposer", "?" if cfg is None else model_label(cfg.proposer.model) if cfg.proposer.model
+         else f"the agent's model ({model_label(cfg.model)})"),
         ("suite", cfg.suite if cfg else "?"),
         ("rounds done", f"{n_done} of {cfg.rounds if cfg else '?'} planned "
                         f"(state: round {state.round}, phase {state.phase or '?'})"),
