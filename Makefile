@@ -26,6 +26,7 @@ bench:
 	$(PY) benchmarks/rollout_bench.py
 	$(PY) benchmarks/endpoint_bench.py
 	$(PY) benchmarks/scheduling_bench.py --attempts 12
+	$(PY) benchmarks/routing_bench.py
 	$(PY) benchmarks/loop_bench.py
 	$(PY) benchmarks/miner_bench.py --n 200000
 

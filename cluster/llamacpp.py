@@ -33,7 +33,7 @@ def start_llamacpp(config: LlamaCppModelConfig, *, placement_timeout_s: float = 
         raise ReplicaStartError(f"model.kind llamacpp needs llama-cpp-python: {EXTRA_HINT}") from None
     resolve(config.gguf, config.cache_dir)
     return start_router(served_name(config), llamacpp_launcher(config, placement_timeout_s),
-                        health_check_s=config.health_check_s, passthrough=(GGUFError,))
+                        health_check_s=config.health_check_s, passthrough=(GGUFError,), routing=config.routing)
 
 
 stop_llamacpp = stop_router

@@ -52,7 +52,7 @@ class PlacedLauncher:
                                    self.placement_timeout_s)
         except asyncio.TimeoutError:
             total, free = ray.cluster_resources(), ray.available_resources()
-            kinds = sorted({k for b in self.bundles for k in b})
+            kinds = list(dict.fromkeys(k for b in self.bundles for k in b))
             have = ", ".join(f"{total.get(k, 0):g} {k}s ({free.get(k, 0):g} free)" for k in kinds)
             raise self.error(f"{self.name}: {self.need or f'{self.count} x {self.bundles}'}; not placed within "
                              f"{self.placement_timeout_s:g}s (the cluster has {have})") from None
@@ -99,7 +99,7 @@ async def _awaited(ref):
 
 
 def start_router(name: str, launcher: PlacedLauncher, *, health_check_s: float,
-                 passthrough: tuple[type[Exception], ...] = ()):
+                 passthrough: tuple[type[Exception], ...] = (), routing: str = "sticky"):
     """Start the router and, through it, the replicas; block until every replica has loaded its model. Returns
     the router's handle, which answers `complete.remote(ModelRequest)` and `stats.remote()` like a ModelServer.
     A start that fails kills the router (and so its replicas) and raises the cause, when it is one of
@@ -108,7 +108,7 @@ def start_router(name: str, launcher: PlacedLauncher, *, health_check_s: float,
         init_ray()
     # Restarted on a live node when its own dies; it then starts new replicas on its first request.
     Router = ray.remote(RouterActor).options(num_cpus=0, max_restarts=-1, max_task_retries=-1)
-    router = Router.remote(name, launcher, health_check_s=health_check_s)
+    router = Router.remote(name, launcher, health_check_s=health_check_s, routing=routing)
     try:
         ray.get(router.start.remote())
     except Exception as e:

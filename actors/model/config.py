@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from actors.config import Config
 
 
@@ -101,6 +103,9 @@ class LlamaCppModelConfig(Config, tag="llamacpp", tag_field="kind"):
     back after another ran in between reuses its prefix instead of re-reading it. 0: off."""
     cache_dir: str | None = None
     """Where packaged models are assembled (default: $SELFHARNESS_MODEL_CACHE or ~/.cache/selfharness/models)."""
+    routing: Literal["sticky", "round_robin"] = "sticky"
+    """sticky: a conversation stays on the replica holding its cache; round_robin only for comparison
+    (benchmarks/routing_bench.py)."""
     health_check_s: float = 30.0
     max_restarts: int = 3
 

@@ -28,6 +28,7 @@ MAX_CONVERSATIONS = 10_000
 """Sticky entries kept; an episode older than this many newer ones has left the prefix cache anyway."""
 RESTART_WAIT_S = 900.0
 """How long a request waits for some replica to be healthy again (a restarted replica reloads its weights)."""
+ROUTINGS = ("sticky", "round_robin")
 MAX_FAILOVERS = 2
 """Retries of one request on another replica. A request that kills two replicas in a row is likely the
 cause (a prompt that crashes the engine): stop before it takes down every replica."""
@@ -74,9 +75,13 @@ class ReplicaState(msgspec.Struct, kw_only=True):
 class Router:
     """Which replica answers a request; no I/O, no Ray, not thread-safe (one event loop owns it)."""
 
-    def __init__(self, replicas: int, max_conversations: int = MAX_CONVERSATIONS):
+    def __init__(self, replicas: int, max_conversations: int = MAX_CONVERSATIONS, routing: str = "sticky"):
         if replicas < 1 or max_conversations < 1:
             raise ValueError("a router needs at least one replica and room for one conversation")
+        if routing not in ROUTINGS:
+            raise ValueError(f"routing: {routing!r} is not one of {', '.join(ROUTINGS)}")
+        self.routing = routing
+        self._turn = 0
         self.states = [ReplicaState(index=i) for i in range(replicas)]
         self.max_conversations = max_conversations
         self._sticky: OrderedDict[str, int] = OrderedDict()
@@ -84,7 +89,14 @@ class Router:
         """Conversations that had to leave their replica (unhealthy or dead)."""
 
     def pick(self, conversation_id: str = "") -> int:
-        """The replica for this request: its conversation's, while healthy; else the least loaded healthy one."""
+        """The replica for this request: its conversation's, while healthy; else the least loaded healthy one.
+        (`round_robin` ignores conversations: the baseline the routing benchmark measures sticky against.)"""
+        if self.routing == "round_robin":
+            healthy = [s.index for s in self.states if s.healthy]
+            if not healthy:
+                raise NoReplica(f"no healthy replica among {len(self.states)}")
+            self._turn += 1
+            return healthy[self._turn % len(healthy)]
         index = self._sticky.get(conversation_id) if conversation_id else None
         if index is not None and self.states[index].healthy:
             self._sticky.move_to_end(conversation_id)
@@ -177,13 +189,15 @@ class RouterActor:
     """
 
     def __init__(self, name: str, launcher: ReplicaLauncher, *, health_check_s: float = 30.0,
-                 max_conversations: int = MAX_CONVERSATIONS, restart_wait_s: float = RESTART_WAIT_S):
+                 max_conversations: int = MAX_CONVERSATIONS, restart_wait_s: float = RESTART_WAIT_S,
+                 routing: str = "sticky"):
         self.name = name
         self.launcher = launcher
         self.health_check_s = health_check_s
         self.health_timeout_s = max(health_check_s, MIN_HEALTH_TIMEOUT_S)
         self.max_conversations = max_conversations
         self.restart_wait_s = restart_wait_s
+        self.routing = routing
         self.replicas: list[Any] = []
         self.router: Router | None = None
         self.failovers = 0
@@ -212,7 +226,7 @@ class RouterActor:
         except BaseException:
             await self.launcher.shutdown()  # a pending placement group would take GPUs later, for nobody
             raise
-        self.router = Router(len(self.replicas), self.max_conversations)
+        self.router = Router(len(self.replicas), self.max_conversations, self.routing)
         self._back = asyncio.Event()
         self._watchers = [asyncio.create_task(self._watch(i)) for i in range(len(self.replicas))]
 

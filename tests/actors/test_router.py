@@ -252,3 +252,12 @@ def test_a_bad_request_is_the_callers_error_and_not_a_failover():
         assert stats["failovers"] == 0 and stats["errors"] == 1 and stats["healthy"] == 2
 
     run(go())
+
+
+def test_round_robin_ignores_conversations_and_skips_unhealthy_replicas():
+    r = Router(3, routing="round_robin")
+    assert [r.pick("a") for _ in range(4)] == [1, 2, 0, 1]
+    r.mark_unhealthy(2, "down")
+    assert {r.pick("a") for _ in range(4)} == {0, 1} and r.conversations == 0
+    with pytest.raises(ValueError, match="routing: 'random' is not one of sticky, round_robin"):
+        Router(2, routing="random")
