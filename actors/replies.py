@@ -14,11 +14,11 @@ import json
 import re
 from typing import Any
 
+from harnesses.middleware.output_repair import strip_comments
 from harnesses.model import strip_reasoning
 
 _FENCE = re.compile(r"```[A-Za-z]*\s*\n?(.*?)```", re.DOTALL)
 _OPENS_OBJECT = re.compile(r"\{\s*[\"']")
-_LITERALS = {"true": "True", "false": "False", "null": "None"}
 
 
 def strip_think(text: str) -> str:
@@ -55,32 +55,8 @@ def object_end(text: str, start: int) -> int | None:
 
 
 def _relaxed(obj: str) -> str:
-    """JSON with trailing commas and true/false/null, rewritten as a Python literal."""
-    out: list[str] = []
-    i, quote = 0, ""
-    while i < len(obj):
-        ch = obj[i]
-        if quote:
-            out.append(ch)
-            if ch == "\\" and i + 1 < len(obj):
-                out.append(obj[i + 1])
-                i += 1
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-            out.append(ch)
-        elif ch == "," and obj[i + 1:].lstrip()[:1] in ("}", "]"):
-            pass  # a trailing comma
-        else:
-            m = re.match(r"true|false|null", obj[i:])
-            if m and not (out and (out[-1].isalnum() or out[-1] == "_")):
-                out.append(_LITERALS[m.group(0)])
-                i += m.end()
-                continue
-            out.append(ch)
-        i += 1
-    return "".join(out)
+    """JSON with comments, trailing commas and true/false/null, rewritten as a Python literal."""
+    return strip_comments(obj, python_literals=True)
 
 
 def _load(obj: str) -> Any:

@@ -41,9 +41,13 @@ def first_object(text: str) -> str | None:
     return None
 
 
-def strip_comments(text: str) -> str:
+_LITERALS = {"true": "True", "false": "False", "null": "None"}
+_LITERAL = re.compile(r"true|false|null")
+
+
+def strip_comments(text: str, python_literals: bool = False) -> str:
     """`text` without `//` and `/* */` comments and trailing commas outside strings (what small models add
-    to JSON)."""
+    to JSON); with `python_literals`, true/false/null outside strings become Python's, for ast.literal_eval."""
     out: list[str] = []
     i, quote = 0, ""
     while i < len(text):
@@ -68,6 +72,11 @@ def strip_comments(text: str) -> str:
             continue
         elif ch == "," and _CLOSES.match(text, i + 1):
             pass
+        elif python_literals and (m := _LITERAL.match(text, i)) and not (out and (out[-1][-1:].isalnum()
+                                                                                   or out[-1] == "_")):
+            out.append(_LITERALS[m.group(0)])
+            i = m.end()
+            continue
         else:
             out.append(ch)
         i += 1
