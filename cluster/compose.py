@@ -80,8 +80,9 @@ def stop_model_server(model: ModelConfig, server) -> None:
     if isinstance(model, (VLLMModelConfig, LlamaCppModelConfig)):
         from cluster.replicas import stop_router
 
-        stop_router(server)
-    ray.kill(server, no_restart=True)
+        stop_router(server)  # it kills the router too
+    else:
+        ray.kill(server, no_restart=True)
 
 
 class RolloutPipeline:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from actors.model.config import LlamaCppModelConfig
 from actors.model.gguf import EXTRA_HINT, resolve, served_name
-from actors.model.router import EngineStats
+from actors.model.router import EngineStats, restarted
 from harnesses.model import (OVERFLOW_WORDS, ContextOverflow, ModelError, ModelReply, ModelRequest, count_tokens,
                              sampling_seed, strip_reasoning)
 
@@ -168,13 +168,7 @@ class LlamaCppReplica:
         self.config, self.index = config, index
         self.core: LlamaCppModel | None = None
         self._lock = asyncio.Lock()
-        self.reconstructed = False
-        try:
-            import ray
-
-            self.reconstructed = ray.get_runtime_context().was_current_actor_reconstructed
-        except Exception:
-            pass
+        self.reconstructed = restarted()
 
     async def _model(self) -> LlamaCppModel:
         if self.core is None:
