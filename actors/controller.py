@@ -21,16 +21,17 @@ from actors.evaluator import Evaluator, Key
 from actors.miner import MiningConfig
 from actors.mining.brief import build_brief
 from actors.promotion import Accepted, promote
-from actors.records import (ABResult, Decision, EditHistory, FinalReport, LineageEntry, MiningReport, Proposal,
-                            ProposalsFile, Refusal, RoundRecord, RunState, SplitScore)
-from actors.run_dir import (AB, BRIEF, DECISION, EPISODES, FINAL, HARNESS, LINEAGE, MINER_STATE, MINING, PROPOSALS,
-                            ROUND, STATE, RunStore)
+from actors.records import (ABResult, Decision, EditHistory, FinalReport, LineageEntry, MiningReport, NoiseFloor,
+                            Proposal, ProposalsFile, Refusal, RoundRecord, RunState, SplitScore)
+from actors.rollout import EpisodeSpec
+from actors.run_dir import (AB, BRIEF, DECISION, EPISODES, FINAL, HARNESS, LINEAGE, MINER_STATE, MINING, NOISE,
+                            PROPOSALS, ROUND, STATE, RunStore)
 from actors.stats import split_result
 from actors.validator import AcceptanceConfig, Candidate, Validator, valid_pairs
 from harnesses.edits import apply_all, summarize_edits
 from harnesses.spec import HarnessSpec, diff
 from harnesses.trace import Trace
-from harnesses.vocabulary import parse_episode_id
+from harnesses.vocabulary import ACCEPTANCE_SPLITS, NOISE_SEED_OFFSET, noise_split, parse_episode_id
 
 
 class LoopConfig(Config):
@@ -191,6 +192,8 @@ class Controller:
                   parents: dict[str, dict[Key, Trace]], rec: RoundRecord) -> tuple[list[Candidate], Accepted]:
         self._state(phase="validate")
         self.validator.live = {}
+        floor = self._noise(r, harness, parents)
+        self.validator.noise = floor.flips if floor is not None else None
         clusters = {c.id: c for c in report.clusters}
         candidates = [Candidate(p, apply_all(harness, p.edits),
                                 targets=failure_keys(clusters.get(p.audit.target_cluster))) for p in proposals]
@@ -200,6 +203,28 @@ class Controller:
         for c, ab in zip(candidates, results):
             self.log(f"  {c.proposal.id} {c.proposal.surface:<20} {'ACCEPT' if ab.accepted else 'reject'}: {ab.reason}")
         return candidates, accepted
+
+    def _noise(self, r: int, harness: HarnessSpec, parents: dict[str, dict[Key, Trace]]) -> NoiseFloor | None:
+        """The round's A/A check (`acceptance.noise_check`): the parent again on its valid train and val pairs,
+        each with a fresh seed; the pairs that flip are what sampling alone does to an outcome."""
+        if not self.config.acceptance.noise_check:
+            return None
+        floor = self.store.read(NOISE, round=r)
+        if floor is not None:
+            return floor
+        keys = {s: valid_pairs(parents[s]) for s in ACCEPTANCE_SPLITS}
+        again = self.evaluator.evaluate(
+            [(harness, [EpisodeSpec(task=k[0], attempt=k[1], seed=parents[s][k].seed + NOISE_SEED_OFFSET,
+                                    split=noise_split(s)) for k in keys[s]]) for s in ACCEPTANCE_SPLITS],
+            f"round {r} A/A check")
+        splits = {s: split_result(s, [(parents[s][k].passed, got[k].passed) for k in keys[s]
+                                      if k in got and got[k].infra_error is None], len(keys[s]))
+                  for s, got in zip(ACCEPTANCE_SPLITS, again)}
+        floor = NoiseFloor(round=r, harness_id=harness.id, splits=splits)
+        self.store.write(NOISE, floor, round=r)
+        self.log(f"  A/A check: {floor.flips} pair(s) flipped by sampling alone ("
+                 + ", ".join(f"{s} +{x.gains}/-{x.losses} of {x.evaluated}" for s, x in splits.items()) + ")")
+        return floor
 
     def _validated(self, r: int, candidates: list[Candidate], parent: HarnessSpec, parents,
                    desc: str) -> list[ABResult]:

@@ -168,6 +168,22 @@ class ABResult(msgspec.Struct, kw_only=True):
     settled_early: bool = False
     """Accepted before every pair ran (racing)."""
     episodes: int = 0
+    noise: int | None = None
+    """The round's A/A noise floor (pairs the parent flipped against itself, train + val) when one was
+    measured; with `acceptance.beyond_noise` the net gain had to exceed it."""
+
+
+class NoiseFloor(msgspec.Struct, kw_only=True):
+    """The A/A check of a round: the parent against itself on the same (task, attempt, seed) pairs. On a
+    backend that honours the seed nothing flips; what flips is sampling alone, the floor a delta must beat."""
+
+    round: int
+    harness_id: str
+    splits: dict[str, SplitResult]
+
+    @property
+    def flips(self) -> int:
+        return sum(r.gains + r.losses for r in self.splits.values())
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -373,3 +389,31 @@ class Adopted(msgspec.Struct, kw_only=True):
     proposals: list[str]
     approved_by: str
     at: str
+
+
+class CalibrationTask(msgspec.Struct, kw_only=True):
+    """One task of a calibration: what each harness scored on it, and whether the subset kept it."""
+
+    task: str
+    split: str
+    passed: dict[str, int]
+    """Per harness name: attempts passed (a harness left out of the dict was not tried: an earlier one solved it)."""
+    attempts: int
+    seconds: float
+    """Mean wall time of its episodes."""
+    kept: bool = False
+
+
+class CalibrationReport(msgspec.Struct, kw_only=True):
+    """`selfharness calibrate`: which tasks a model solves under some harness, and the subset chosen."""
+
+    suite: str
+    model: str
+    harnesses: list[str]
+    max_turns: int | None
+    tasks: list[CalibrationTask]
+    splits: dict[str, list[str]]
+    """The subset: per split, the tasks kept."""
+    short: dict[str, int] = {}
+    """Per split: how many fewer solvable tasks there were than wanted."""
+    seconds: float = 0.0

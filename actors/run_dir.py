@@ -35,8 +35,9 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from actors.mining.state import MinerState
-from actors.records import (ABResult, Adopted, Decision, EpisodeLine, FinalReport, LineageEntry, MiningBrief,
-                            MiningReport, Pending, ProposalsFile, RolloutSummary, RoundRecord, RunState, Verdict)
+from actors.records import (ABResult, Adopted, CalibrationReport, Decision, EpisodeLine, FinalReport, LineageEntry,
+                            MiningBrief, MiningReport, NoiseFloor, Pending, ProposalsFile, RolloutSummary, RoundRecord,
+                            RunState, Verdict)
 from harnesses.spec import HarnessSpec, load_harness, save_harness
 from harnesses.trace import Trace, save_trace
 
@@ -62,6 +63,7 @@ EPISODES = RunFile("episodes.jsonl", EpisodeLine)
 APPROVALS = RunFile("approvals.jsonl", Verdict)
 FINAL = RunFile("final.json", FinalReport)
 SUMMARY = RunFile("summary.json", RolloutSummary)
+CALIBRATION = RunFile("calibration.json", CalibrationReport)
 HARNESS = RunFile("harnesses/{harness}.yaml", HarnessSpec)
 TRACE = RunFile("traces/{harness}/{split}/{episode}.json", Trace)
 ROUND = RunFile("rounds/{round}/round.json", RoundRecord)
@@ -70,6 +72,7 @@ MINER_STATE = RunFile("rounds/{round}/miner_state.json", MinerState)
 BRIEF = RunFile("rounds/{round}/brief.json", MiningBrief)
 PROPOSALS = RunFile("rounds/{round}/proposals.json", ProposalsFile)
 AB = RunFile("rounds/{round}/ab/{proposal}.json", ABResult)
+NOISE = RunFile("rounds/{round}/noise.json", NoiseFloor)
 DECISION = RunFile("rounds/{round}/decision.json", Decision)
 PENDING = RunFile("rounds/{round}/pending.json", Pending)
 CANDIDATE = RunFile("rounds/{round}/candidate.yaml", HarnessSpec)

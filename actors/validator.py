@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import msgspec
 
 from actors.config import Config
 from actors.evaluator import Evaluator, Key
@@ -52,6 +53,21 @@ class AcceptanceConfig(Config):
     """Accept early when the unrun pairs would turn the decision around with less than this probability."""
     merge: bool = True
     """Merge compatible accepted proposals and re-validate the merge against the parent."""
+    noise_check: bool | None = None
+    """Each round, before validating, rerun the parent on its train and val pairs with fresh seeds (an A/A
+    check): the pairs that flip are the noise floor shown next to every delta. None: on for a real model
+    (every backend but the sim), off for the sim, as in the paper."""
+    beyond_noise: bool | None = None
+    """Accept only a candidate whose net gain (train + val) exceeds the round's A/A flips, on top of `rule`.
+    None: on for a real model; it needs `noise_check`."""
+
+    def resolved(self, real_model: bool) -> "AcceptanceConfig":
+        """The config with its defaults for this model decided (what the loop and the report read)."""
+        check = real_model if self.noise_check is None else self.noise_check
+        beyond = (real_model and check) if self.beyond_noise is None else self.beyond_noise
+        if beyond and not check:
+            raise ValueError("acceptance.beyond_noise needs acceptance.noise_check")
+        return msgspec.structs.replace(self, noise_check=check, beyond_noise=beyond)
 
 
 @dataclass
@@ -90,6 +106,22 @@ class Validator:
         self.evaluator, self.config, self.seed = evaluator, config, seed
         self.live: dict[str, dict] = {}
         """Per proposal id: its paired tally so far (what a live status shows; CandidateTally's fields)."""
+        self.noise: int | None = None
+        """The round's A/A flips (None: not measured); with `beyond_noise` a net gain must exceed them."""
+
+    def _rule(self, train: SplitResult, val: SplitResult) -> tuple[bool, str]:
+        """The acceptance rule, and (with `beyond_noise`) a net gain above the round's A/A noise floor."""
+        if self.config.rule == "strict":
+            ok, reason = strict_rule(train, val, self.config.alpha)
+        else:
+            ok, reason = paper_rule(train, val)
+        if ok and self.config.beyond_noise and self.noise is not None:
+            net = train.delta + val.delta
+            if net <= self.noise:
+                return False, (f"{reason}, but within noise: net {net:+d} <= the {self.noise} pair(s) the parent "
+                               "flipped against itself (A/A)")
+            reason += f", beyond the A/A noise floor ({net:+d} > {self.noise})"
+        return ok, reason
 
     def _show(self, candidates: list[Candidate], got, parents, stopped, settled) -> None:
         for i, c in enumerate(candidates):
@@ -116,18 +148,16 @@ class Validator:
             total = sum(len(valid_pairs(parents[s])) for s in SPLITS)
             return ABResult(proposal_id=cand.proposal.id, candidate_id=cand.harness.id, parent_id=parent.id,
                             splits=splits, accepted=False, reason=tampered, stopped_early=episodes < total,
-                            episodes=episodes)
+                            episodes=episodes, noise=self.noise)
         if stopped:
             accepted, reason = False, stopped
         elif settled:
             accepted, reason = True, settled
-        elif self.config.rule == "strict":
-            accepted, reason = strict_rule(splits["train"], splits["val"], self.config.alpha)
         else:
-            accepted, reason = paper_rule(splits["train"], splits["val"])
+            accepted, reason = self._rule(splits["train"], splits["val"])
         return ABResult(proposal_id=cand.proposal.id, candidate_id=cand.harness.id, parent_id=parent.id,
                         splits=splits, accepted=accepted, reason=reason, stopped_early=stopped is not None,
-                        settled_early=settled is not None, episodes=episodes)
+                        settled_early=settled is not None, episodes=episodes, noise=self.noise)
 
     def validate(self, candidates: list[Candidate], parent: HarnessSpec,
                  parents: dict[str, dict[Key, Trace]], desc: str = "validate") -> list[ABResult]:
@@ -201,14 +231,14 @@ class Validator:
             if losing:
                 run_gains(losing, f"stage {c + 3}b (parent-failed pairs of losing candidates)")
             self._stop_hopeless(got, parents, stopped, exact_only=gains_done)
-            if c < chunks - 1 and self.config.rule == "paper":
+            if c < chunks - 1 and self.config.rule == "paper" and not (self.config.beyond_noise and self.noise):
                 for i in range(n):
                     if active(i):
                         settled[i] = self._settled(*tally(i), remaining={s: len(order[s]) - len(upto[s])
                                                                          for s in SPLITS})
         # a rejection on partial gains is confirmed with the rest of the parent-failed pairs
         unsure = [i for i in range(n) if active(i) and not gains_done[i]
-                  and not paper_rule(*[split_result(s, self._pairs(got[i], parents, s)) for s in SPLITS])[0]]
+                  and not self._rule(*[split_result(s, self._pairs(got[i], parents, s)) for s in SPLITS])[0]]
         if unsure:
             run_gains(unsure, "final (parent-failed pairs)")
         results = [self._judge(c, parent, parents, got[i], stopped[i], settled[i]) for i, c in enumerate(candidates)]

@@ -13,12 +13,13 @@ import msgspec
 
 from actors.model.config import OpenAIModelConfig, SimModelConfig, model_label
 from actors.sandbox.config import LocalSandboxConfig
+from actors.run_dir import RunStore
 from cluster.config import REPO_ROOT, ConfigError, RolloutConfig, load_config
 
 
 def _rollout(args: argparse.Namespace) -> int:
     from actors.rollout import format_table
-    from actors.run_dir import SUMMARY, RunStore
+    from actors.run_dir import SUMMARY
     from cluster.compose import run_rollout
     from cluster.config import resolve_path, save_run_config
     from harnesses.spec import load_harness
@@ -75,7 +76,6 @@ def json_stdout():
 
 
 def _status(args: argparse.Namespace) -> int:
-    from actors.run_dir import RunStore
     from cluster.controller import format_status, run_status
 
     if not RunStore.is_run(Path(args.run_dir)):
@@ -183,6 +183,23 @@ def _tasks_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _tasks_calibrate(args: argparse.Namespace) -> int:
+    from cluster.calibrate import CalibrateConfig, calibrate, format_calibration
+    from cluster.config import save_run_config
+
+    config = load_config(args.config, CalibrateConfig) if args.config else CalibrateConfig()
+    overrides = {k: v for k, v in (("out", args.out), ("run_dir", args.run_dir)) if v is not None}
+    config = msgspec.structs.replace(config, **overrides) if overrides else config
+    store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", "calibrate")
+    save_run_config(store, config)
+    print(f"run directory: {store.root}")
+    report = calibrate(config, store)
+    print(format_calibration(report))
+    if config.out:
+        print(f"subset suite: {Path(config.out) / 'suite.yaml'}")
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from cluster.report import write_report
 
@@ -276,6 +293,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--concurrency", type=int, default=4)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=_tasks_check)
+    cal = tsub.add_parser("calibrate", help="which tasks a model solves under some harness; writes the subset suite "
+                                            "a run on it can afford (tasks_from, max_turns)")
+    cal.add_argument("--config", help="a YAML CalibrateConfig (default: the sim on core)")
+    cal.add_argument("--out", help="the subset suite's folder (overrides the config's)")
+    cal.add_argument("--run-dir", help="where episodes are kept; again with the same one resumes")
+    cal.set_defaults(func=_tasks_calibrate)
     return parser
 
 

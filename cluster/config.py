@@ -158,7 +158,8 @@ class RunConfig(Config):
 
     def loop(self) -> LoopConfig:
         """What the controller decides by."""
-        return LoopConfig(rounds=self.rounds, k=self.k, seed=self.seed, acceptance=self.acceptance,
+        real = not isinstance(self.model, SimModelConfig)
+        return LoopConfig(rounds=self.rounds, k=self.k, seed=self.seed, acceptance=self.acceptance.resolved(real),
                           approval=self.approval, mining=self.mining)
 
 

@@ -176,7 +176,8 @@ class Episode:
         messages = [Message("system", self.harness.system_prompt()),
                     Message("user", first_prompt(self.task, self.harness, notes))]
         conversation = self.trace.episode_id
-        for turn_index in range(rt.max_turns):
+        turns = rt.max_turns if self.task.max_turns is None else min(rt.max_turns, self.task.max_turns)
+        for turn_index in range(turns):
             self.ctx.turn = turn_index
             if time.monotonic() > deadline:
                 self.trace.stop_reason = "agent_timeout"

@@ -62,6 +62,10 @@ class Task(msgspec.Struct, frozen=True, kw_only=True):
     app_files: tuple[tuple[str, str], ...] = ()
     """(local source, sandbox destination) pairs from the Dockerfile's COPY/ADD lines."""
     workdir: str = "/app"
+    max_turns: int | None = None
+    """The suite's turn budget (suite.yaml `max_turns`, not a task.toml field): an episode stops at the lower
+    of it and its harness's runtime.max_turns, so a harness cannot buy itself more compute than the suite
+    grants (a CPU model's budget)."""
 
     @property
     def root(self) -> Path:
@@ -257,44 +261,60 @@ class Suite(msgspec.Struct, frozen=True, kw_only=True):
 def load_suite(path: Path | str) -> Suite:
     """Load every task below `path` and the splits of its `suite.yaml` (if any).
 
+    A `suite.yaml` may take its tasks from another folder (`tasks_from`, relative to it: a subset of a
+    suite, such as a calibrated one) and grant every episode at most `max_turns` turns.
     A broken task is recorded in `errors` and left out; the others still load.
     """
     root = Path(path).resolve()
     if not root.is_dir():
         raise TaskError(root, "", "is not a directory")
+    meta_file = root / "suite.yaml"
+    meta = _suite_meta(meta_file) if meta_file.is_file() else {}
+    source = root
+    if meta.get("tasks_from") is not None:
+        source = (root / str(meta["tasks_from"])).resolve()
+        if not source.is_dir():
+            raise TaskError(meta_file, "tasks_from", f"{source} is not a directory")
+    budget = meta.get("max_turns")
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise TaskError(meta_file, "max_turns", f"expected a positive whole number, got {budget!r}")
+    raw = meta.get("splits", {}) or {}
+    if not isinstance(raw, dict):
+        raise TaskError(meta_file, "splits", "expected a mapping of split name to task names")
+    named = {n for names in raw.values() if isinstance(names, list) for n in names}
     tasks: dict[str, Task] = {}
     errors: list[str] = []
-    for child in sorted(p for p in root.iterdir() if p.is_dir() and (p / "task.toml").exists()):
+    for child in sorted(p for p in source.iterdir() if p.is_dir() and (p / "task.toml").exists()):
+        if source != root and child.name not in named:
+            continue  # a subset holds only the tasks it names
         try:
-            tasks[child.name] = load_task(child)
+            task = load_task(child)
+            tasks[child.name] = task if budget is None else msgspec.structs.replace(task, max_turns=budget)
         except TaskError as e:
             errors.append(str(e))
-    meta_file = root / "suite.yaml"
     splits: dict[str, list[str]] = {}
-    name = root.name
-    if meta_file.is_file():
-        try:
-            meta = yaml.safe_load(meta_file.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise TaskError(meta_file, "", f"not valid YAML: {e}") from None
-        if not isinstance(meta, dict):
-            raise TaskError(meta_file, "", "expected a mapping")
-        name = str(meta.get("name", name))
-        raw = meta.get("splits", {}) or {}
-        if not isinstance(raw, dict):
-            raise TaskError(meta_file, "splits", "expected a mapping of split name to task names")
-        seen: dict[str, str] = {}
-        for split, names in raw.items():
-            if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-                raise TaskError(meta_file, f"splits.{split}", "expected a list of task names")
-            for n in names:
-                if n in seen:
-                    raise TaskError(meta_file, f"splits.{split}", f"task {n!r} is also in split {seen[n]!r}")
-                seen[n] = split
-                if n not in tasks and not any(e.startswith(str(root / n) + "/") for e in errors):
-                    raise TaskError(meta_file, f"splits.{split}", f"no task folder named {n!r}")
-            splits[str(split)] = list(names)
-    return Suite(name=name, root=str(root), tasks=tasks, splits=splits, errors=errors)
+    seen: dict[str, str] = {}
+    for split, names in raw.items():
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise TaskError(meta_file, f"splits.{split}", "expected a list of task names")
+        for n in names:
+            if n in seen:
+                raise TaskError(meta_file, f"splits.{split}", f"task {n!r} is also in split {seen[n]!r}")
+            seen[n] = split
+            if n not in tasks and not any(e.startswith(str(source / n) + "/") for e in errors):
+                raise TaskError(meta_file, f"splits.{split}", f"no task folder named {n!r} in {source}")
+        splits[str(split)] = list(names)
+    return Suite(name=str(meta.get("name", root.name)), root=str(root), tasks=tasks, splits=splits, errors=errors)
+
+
+def _suite_meta(meta_file: Path) -> dict:
+    try:
+        meta = yaml.safe_load(meta_file.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise TaskError(meta_file, "", f"not valid YAML: {e}") from None
+    if not isinstance(meta, dict):
+        raise TaskError(meta_file, "", "expected a mapping")
+    return meta
 
 
 def read_reward(files: dict[str, bytes]) -> tuple[float | None, str | None]:

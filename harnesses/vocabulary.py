@@ -13,6 +13,14 @@ Split = Literal["train", "val", "test"]
 SPLITS: tuple[Split, ...] = get_args(Split)
 ACCEPTANCE_SPLITS: tuple[Split, ...] = ("train", "val")
 """What a candidate is accepted on; `test` is sealed until the end."""
+NOISE_SEED_OFFSET = 1_000_003
+"""A round's A/A check reruns the parent on each (task, attempt) with seed + this: on a backend that honours
+the seed the same seed would replay the episode and show nothing, a fresh one shows what sampling alone flips."""
+
+
+def noise_split(split: str) -> str:
+    """Where a split's A/A reruns are kept (`traces/<harness>/<split>.aa/`): never taken for the parent's own."""
+    return f"{split}.aa"
 
 Stage = Literal["rollout", "mine", "propose", "validate", "merge", "approval", "test", "done"]
 STAGES: tuple[Stage, ...] = get_args(Stage)

@@ -56,6 +56,7 @@ def _candidate_rows(run: Run) -> list[list[str]]:
                          p.audit.target_cluster if p else "", p.audit.hypothesis if p else "",
                          fmt_split(ab.splits.get("train")) if ab else "–",
                          fmt_split(ab.splits.get("val")) if ab else "–",
+                         str(ab.noise) if ab and ab.noise is not None else "–",
                          f"{verdict}: {reason}" if reason else verdict,
                          str(ab.episodes) if ab else "–", ("yes" if ab.stopped_early else "no") if ab else "–",
                          str(tampering.count(run.tampered, ab.candidate_id)) if ab else "–"])
@@ -124,13 +125,19 @@ def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
     doc.append(("table", ["round", "harness", "train", "val", "clusters", "eligible", "proposals", "refused",
                           "accepted", "promoted", "stopped", "tampered"], _round_rows(run)))
     for r in run.rounds:
+        if r.noise is not None:
+            doc.append(("p", f"Round {r.n} A/A check (the parent against itself, fresh seeds): {r.noise.flips} "
+                             "pair(s) flipped by sampling alone; " + "; ".join(
+                                 f"{s} +{x.gains}/−{x.losses} of {x.evaluated}" for s, x in r.noise.splits.items())))
         if r.decision and r.decision.reason:
             doc.append(("p", f"Round {r.n} decision: {r.decision.reason}"))
     doc.append(("h", 2, "Candidates"))
     doc.append(("p", "Deltas are candidate minus parent pass rate over paired (task, attempt, seed) episodes, "
-                     "in percentage points, with the raw count, the bootstrap interval and the sign-test p."))
+                     "in percentage points, with the raw count, the bootstrap interval and the sign-test p. "
+                     "A/A noise is the round's noise floor: the pairs the parent flipped against itself (– when "
+                     "the round measured none)."))
     doc.append(("table", ["round", "proposal", "surface", "target cluster", "hypothesis", "train Δ [CI] p",
-                          "val Δ [CI] p", "decision: reason", "episodes", "stopped early", "tampered"],
+                          "val Δ [CI] p", "A/A noise", "decision: reason", "episodes", "stopped early", "tampered"],
                          _candidate_rows(run)))
     doc += tampering.report_blocks(run.tampered)
     doc.append(("h", 2, "Refusals"))

@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from actors.records import (ABResult, Adopted, Decision, FinalReport, LineageEntry, MiningReport, ProposalsFile, RoundRecord,
-                            RunState)
-from actors.run_dir import (AB, ADOPTED, DECISION, EPISODES, FINAL, HARNESS, LINEAGE, MINING, PROPOSALS, ROUND, STATE, RunFile,
-                            RunStore)
+from actors.records import (ABResult, Adopted, Decision, FinalReport, LineageEntry, MiningReport, NoiseFloor,
+                            ProposalsFile, RoundRecord, RunState)
+from actors.run_dir import (AB, ADOPTED, DECISION, EPISODES, FINAL, HARNESS, LINEAGE, MINING, NOISE, PROPOSALS, ROUND,
+                            STATE, RunFile, RunStore)
 from cluster import tampering
 from cluster.config import ConfigError, RunConfig, load_run_config
 from harnesses.spec import HarnessSpec
@@ -36,6 +36,8 @@ class Round:
     record: RoundRecord | None = None
     adopted: Adopted | None = None
     """A winner of an earlier round, approved since, that this round started from (`while_waiting: continue`)."""
+    noise: NoiseFloor | None = None
+    """The round's A/A check, when the run measured one."""
 
 
 @dataclass
@@ -131,6 +133,7 @@ def load_run(root: Path) -> Run:
         r.decision = _read(store, DECISION, problems, round=n)
         r.record = _read(store, ROUND, problems, round=n)
         r.adopted = _read(store, ADOPTED, problems, required=False, round=n)
+        r.noise = _read(store, NOISE, problems, required=False, round=n)
         rounds.append(r)
     final = _read(store, FINAL, problems, required=False)
     eps = store.lines(EPISODES, problems)

@@ -35,3 +35,15 @@ def test_a_rollout_can_run_some_tasks_of_a_split_and_names_one_it_does_not_hold(
     assert sorted(t.name for t in tasks) == ["c-compile-greeter", "config-sed-rewrite"]
     with pytest.raises(ConfigError, match=r"tasks: no-such-task not in core/train \(it holds "):
         prepare(RolloutConfig(suite="core", split="train", tasks=["c-compile-greeter", "no-such-task"]))
+
+
+def test_the_real_model_configs_load():
+    from actors.model.config import LlamaCppModelConfig
+    from cluster.calibrate import CalibrateConfig
+
+    run = load_config(ROOT / "configs" / "demo-real.yaml", RunConfig)
+    assert isinstance(run.model, LlamaCppModelConfig) and run.model.gguf == "qwen2.5-coder-1.5b"
+    assert (run.rounds, run.k, run.suite) == (2, 2, "core-real")
+    assert run.loop().acceptance.noise_check and run.loop().acceptance.beyond_noise
+    cal = load_config(ROOT / "configs" / "calibrate-real.yaml", CalibrateConfig)
+    assert cal.model == run.model and cal.out == "benchmarks/suites/core-real" and cal.max_turns == 10

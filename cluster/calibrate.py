@@ -1,0 +1,169 @@
+"""`selfharness calibrate`: which tasks of a suite a model solves under some harness, and the subset
+of them a run on that model can afford (a suite.yaml with `tasks_from` and `max_turns`).
+
+A small model solves few tasks, and a run on tasks it solves under no harness spends its budget
+learning nothing. The harnesses are tried in order (the minimal one, then every mitigation on); a
+task an earlier one solved is not tried again unless `every`. Episodes are kept as a run keeps
+them: calibrating again into the same run directory runs nothing that finished.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import msgspec
+import yaml
+
+from actors.config import Config
+from actors.evaluator import Evaluator
+from actors.model.config import ModelConfig, SimModelConfig, model_label
+from actors.records import CalibrationReport, CalibrationTask
+from actors.run_dir import CALIBRATION, RunStore
+from actors.sandbox.config import LocalSandboxConfig, SandboxConfig
+from cluster.config import ConfigError, resolve_path, resolve_suite
+from harnesses.spec import load_harness
+from harnesses.tasks import load_suite
+
+SUBSET_REPORT = "calibration.json"
+"""The calibration's report, kept next to the subset's suite.yaml: the evidence for its choice."""
+
+
+class CalibrateConfig(Config):
+    """A calibration: harnesses tried in order on every task of a suite, and the subset it keeps."""
+
+    suite: str = "core"
+    harnesses: list[str] = msgspec.field(default_factory=lambda: ["harnesses/minimal.yaml",
+                                                                  "harnesses/reference/qwen.yaml"])
+    model: ModelConfig = SimModelConfig()
+    sandbox: SandboxConfig = LocalSandboxConfig()
+    attempts: int = 1
+    seed: int = 0
+    max_turns: int | None = None
+    """The turn budget of every episode (suite.yaml `max_turns`), written into the subset so a run on it
+    gets the budget its tasks were chosen under."""
+    want: dict[str, int] = msgspec.field(default_factory=lambda: {"train": 8, "val": 4, "test": 6})
+    """Tasks to keep per split; a split keeps only tasks solved under some harness, so it may get fewer."""
+    every: bool = False
+    """Try every harness on every task (default: a task an earlier harness solved is not tried again)."""
+    out: str | None = None
+    """The subset suite's folder (written: suite.yaml and calibration.json); None: only the report."""
+    name: str | None = None
+    """The subset's name (default: its folder's)."""
+    concurrency: int = 1
+    workers: int = 1
+    max_infra_retries: int = 2
+    run_dir: str | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.harnesses:
+            raise ValueError("harnesses: name at least one harness file")
+        for name in ("attempts", "concurrency", "workers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1")
+        if self.max_turns is not None and self.max_turns < 1:
+            raise ValueError("max_turns: must be at least 1")
+        bad = {s: n for s, n in self.want.items() if n < 1}
+        if bad:
+            raise ValueError(f"want: every split needs at least 1 task, got {bad}")
+
+
+def choose(tasks: list[CalibrationTask], want: dict[str, int], first: str) -> tuple[dict[str, list[str]], dict[str, int]]:
+    """Per split, the solved tasks to keep: first those the first harness did not always solve (where a
+    run can gain), then those it did (where it can lose), the fastest first within each."""
+    splits, short = {}, {}
+    for split, n in want.items():
+        solved = [t for t in tasks if t.split == split and any(t.passed.values())]
+        solved.sort(key=lambda t: (t.passed.get(first, 0) >= t.attempts, t.seconds, t.task))
+        splits[split] = [t.task for t in solved[:n]]
+        if len(solved) < n:
+            short[split] = n - len(solved)
+    return splits, short
+
+
+def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> CalibrationReport:
+    from cluster.compose import RolloutPipeline
+
+    start = time.monotonic()
+    suite = load_suite(resolve_suite(config.suite))
+    missing = [s for s in config.want if not suite.splits.get(s)]
+    if missing:
+        raise ConfigError(f"suite {config.suite!r}: no tasks in split(s) {missing}")
+    splits = {s: suite.split(s) for s in config.want}
+    if config.max_turns is not None:
+        splits = {s: [msgspec.structs.replace(t, max_turns=config.max_turns) for t in ts] for s, ts in splits.items()}
+    harnesses = [load_harness(resolve_path(h)) for h in config.harnesses]
+    tasks = [t for ts in splits.values() for t in ts]
+    pipeline = RolloutPipeline(tasks, model=config.model, sandbox=config.sandbox, concurrency=config.concurrency,
+                               workers=config.workers, max_infra_retries=config.max_infra_retries)
+    passed: dict[str, dict[str, int]] = {t.name: {} for t in tasks}
+    seconds: dict[str, list[float]] = {t.name: [] for t in tasks}
+    try:
+        evaluator = Evaluator(store, lambda jobs, on_trace, desc, recorded: pipeline.run_jobs(
+            jobs, on_trace=on_trace, progress=config.progress, desc=desc, recorded=recorded),
+            splits, config.attempts, config.seed)
+        for harness in harnesses:
+            todo = {s: [t.name for t in ts if config.every or not any(passed[t.name].values())]
+                    for s, ts in splits.items()}
+            results = evaluator.evaluate([(harness, evaluator.specs(s, names)) for s, names in todo.items()],
+                                         f"calibrate {harness.name}")
+            for traces in results:
+                for (name, _), trace in traces.items():
+                    passed[name][harness.name] = passed[name].get(harness.name, 0) + int(trace.passed)
+                    seconds[name].append(trace.duration_s)
+            log(f"{harness.name}: {sum(n for p in passed.values() for h, n in p.items() if h == harness.name)} "
+                f"passed of {sum(len(v) for v in todo.values()) * config.attempts} episodes")
+    finally:
+        pipeline.close()
+    rows = [CalibrationTask(task=t.name, split=s, passed=passed[t.name], attempts=config.attempts,
+                            seconds=sum(seconds[t.name]) / max(1, len(seconds[t.name])))
+            for s, ts in splits.items() for t in ts]
+    chosen, short = choose(rows, config.want, harnesses[0].name)
+    kept = {n for names in chosen.values() for n in names}
+    for row in rows:
+        row.kept = row.task in kept
+    report = CalibrationReport(suite=suite.name, model=model_label(config.model), harnesses=[h.name for h in harnesses],
+                               max_turns=config.max_turns, tasks=rows, splits=chosen, short=short,
+                               seconds=time.monotonic() - start)
+    store.write(CALIBRATION, report)
+    if config.out:
+        write_subset(Path(config.out), Path(tasks[0].path).parent, report, config.name)  # where the task folders are
+    return report
+
+
+def write_subset(out: Path, source: Path, report: CalibrationReport, name: str | None = None) -> Path:
+    """The subset suite: a suite.yaml that takes its tasks from `source`, and the report that chose them."""
+    empty = [s for s, names in report.splits.items() if not names]
+    if empty:
+        raise ConfigError(f"no task of split(s) {empty} was solved under any harness: no subset to write")
+    out.mkdir(parents=True, exist_ok=True)
+    tried = " then ".join(report.harnesses)
+    meta = {"name": name or out.name,
+            "description": (f"Chosen by `selfharness calibrate` for {report.model}: the tasks of {report.suite} it "
+                            f"solved under some harness ({tried}; {report.tasks[0].attempts if report.tasks else 1} "
+                            f"attempt(s){f', at most {report.max_turns} turns' if report.max_turns else ''}). Each "
+                            "split lists first the tasks the first harness failed. calibration.json holds the evidence."),
+            "tasks_from": os.path.relpath(source.resolve(), out.resolve())}
+    if report.max_turns is not None:
+        meta["max_turns"] = report.max_turns
+    meta["splits"] = report.splits
+    (out / "suite.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, width=110))
+    (out / SUBSET_REPORT).write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=2) + b"\n")
+    return out
+
+
+def format_calibration(report: CalibrationReport) -> str:
+    """The table the CLI prints: a row per task, a column per harness."""
+    width = max([len(t.task) for t in report.tasks] + [4])
+    head = f"{'task':<{width}}  {'split':<5}  " + "  ".join(f"{h:>14}" for h in report.harnesses) + "  seconds  kept"
+    lines = [f"calibration of {report.model} on {report.suite}", head]
+    for t in sorted(report.tasks, key=lambda t: (t.split, not t.kept, t.task)):
+        cells = "  ".join(f"{(f'{t.passed[h]}/{t.attempts}' if h in t.passed else '-'):>14}" for h in report.harnesses)
+        lines.append(f"{t.task:<{width}}  {t.split:<5}  {cells}  {t.seconds:7.0f}  {'yes' if t.kept else ''}")
+    for split, names in report.splits.items():
+        lines.append(f"{split}: {len(names)} kept" + (f" ({report.short[split]} fewer than wanted)"
+                                                      if split in report.short else ""))
+    lines.append(f"{report.seconds / 60:.1f} minutes")
+    return "\n".join(lines)
