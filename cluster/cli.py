@@ -185,13 +185,19 @@ def _tasks_check(args: argparse.Namespace) -> int:
 
 def _tasks_calibrate(args: argparse.Namespace) -> int:
     from cluster.calibrate import CalibrateConfig, calibrate, format_calibration
-    from cluster.config import save_run_config
+    from cluster.config import load_run_config, save_run_config
 
     config = load_config(args.config, CalibrateConfig) if args.config else CalibrateConfig()
     overrides = {k: v for k, v in (("out", args.out), ("run_dir", args.run_dir)) if v is not None}
     config = msgspec.structs.replace(config, **overrides) if overrides else config
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", "calibrate")
     save_run_config(store, config)
+    kept = load_run_config(store.root, CalibrateConfig)
+    changed = [f for f in config.__struct_fields__ if f not in ("out", "run_dir", "progress")
+               and getattr(kept, f) != getattr(config, f)]
+    if changed:  # its episodes were run under the first config: mixing them with another's would lie
+        raise ConfigError(f"{store.root} was calibrated with another {', '.join(changed)} (its config.yaml); "
+                          "use a new --run-dir")
     print(f"run directory: {store.root}")
     report = calibrate(config, store)
     print(format_calibration(report))

@@ -77,3 +77,15 @@ def test_a_calibration_that_solved_nothing_in_a_split_writes_no_subset(tmp_path)
     with pytest.raises(ConfigError, match=r"no task of split\(s\) \['val'\] was solved"):
         write_subset(tmp_path / "out", CORE, report)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_calibration_run_directory_refuses_another_config(tmp_path, capsys):
+    from cluster.cli import main
+    from cluster.config import load_config, save_run_config
+
+    first, other = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text("max_turns: 8\n")
+    other.write_text("max_turns: 6\n")
+    save_run_config(RunStore(tmp_path / "run"), load_config(first, CalibrateConfig))
+    assert main(["tasks", "calibrate", "--config", str(other), "--run-dir", str(tmp_path / "run")]) == 2
+    assert "was calibrated with another max_turns" in capsys.readouterr().err
