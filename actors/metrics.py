@@ -45,9 +45,10 @@ EPISODE_BUCKETS_S = (0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 3600)
 COMMAND_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 180, 600)
 MODEL_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 WAIT_BUCKETS_S = (0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300)
-VLLM_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
-"""`actors.model.vllm_replica.LATENCY_BUCKETS_S`, which `ReplicaMetrics` uses."""
+REPLICA_BUCKETS_S = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
+"""`actors.model.replica_metrics.LATENCY_BUCKETS_S`, which `ReplicaMetrics` uses."""
 
+REPLICA_TAGS = ("backend", "model", "replica")
 OUTCOMES = ("passed", "failed", "infra_error")
 """The controller's phases, in order (`state.json`'s `phase`)."""
 DECISIONS = ("accepted", "rejected", "refused")
@@ -105,18 +106,20 @@ METRICS: tuple[Metric, ...] = (
            where="ModelServer"),
     Metric("selfharness_model_retries", "counter", "Model calls that needed another attempt (429, 5xx, timeouts)",
            ("model",), where="ModelServer"),
-    # -- vLLM replicas (defined in actors/model/vllm_replica.py ReplicaMetrics; kept equal by a test) -----
-    Metric("selfharness_vllm_requests", "counter", "Requests a vLLM replica took", ("model", "replica"),
-           where="VLLMReplica"),
-    Metric("selfharness_vllm_errors", "counter", "Requests a vLLM replica failed", ("model", "replica"),
-           where="VLLMReplica"),
-    Metric("selfharness_vllm_prompt_tokens", "counter", "Prompt tokens", ("model", "replica"), where="VLLMReplica"),
-    Metric("selfharness_vllm_completion_tokens", "counter", "Completion tokens", ("model", "replica"),
-           where="VLLMReplica"),
-    Metric("selfharness_vllm_in_flight", "gauge", "Requests in flight on a replica", ("model", "replica"),
-           where="VLLMReplica"),
-    Metric("selfharness_vllm_latency_s", "histogram", "Seconds per request", ("model", "replica"),
-           VLLM_BUCKETS_S, where="VLLMReplica"),
+    # -- model replicas, vllm and llamacpp (defined in actors/model/replica_metrics.py; kept equal by a test) --
+    Metric("selfharness_replica_requests", "counter", "Requests a model replica took", REPLICA_TAGS,
+           where="ModelReplica"),
+    Metric("selfharness_replica_errors", "counter", "Requests a model replica failed", REPLICA_TAGS,
+           where="ModelReplica"),
+    Metric("selfharness_replica_prompt_tokens", "counter", "Prompt tokens", REPLICA_TAGS, where="ModelReplica"),
+    Metric("selfharness_replica_cached_tokens", "counter", "Prompt tokens the prefix cache served (not evaluated "
+           "again)", REPLICA_TAGS, where="ModelReplica"),
+    Metric("selfharness_replica_completion_tokens", "counter", "Completion tokens", REPLICA_TAGS,
+           where="ModelReplica"),
+    Metric("selfharness_replica_in_flight", "gauge", "Requests in flight on a replica", REPLICA_TAGS,
+           where="ModelReplica"),
+    Metric("selfharness_replica_latency_s", "histogram", "Seconds per request", REPLICA_TAGS,
+           REPLICA_BUCKETS_S, where="ModelReplica"),
     # -- the loop (the controller, in the driver) -------------------------------------------------
     Metric("selfharness_round", "gauge", "The round the controller is in", where="Controller"),
     Metric("selfharness_stage", "gauge", "1 for the controller's current stage, 0 for the others", ("stage",),

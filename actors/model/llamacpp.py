@@ -29,6 +29,7 @@ from pathlib import Path
 
 from actors.model.config import LlamaCppModelConfig
 from actors.model.gguf import EXTRA_HINT, resolve, served_name
+from actors.model.replica_metrics import ReplicaMetrics
 from actors.model.router import EngineStats, restarted
 from harnesses.model import (OVERFLOW_WORDS, ContextOverflow, ModelError, ModelReply, ModelRequest, count_tokens,
                              sampling_seed, strip_reasoning)
@@ -169,6 +170,7 @@ class LlamaCppReplica:
         self.core: LlamaCppModel | None = None
         self._lock = asyncio.Lock()
         self.reconstructed = restarted()
+        self.metrics = ReplicaMetrics("llamacpp", served_name(config), index)
 
     async def _model(self) -> LlamaCppModel:
         if self.core is None:
@@ -183,7 +185,7 @@ class LlamaCppReplica:
 
     async def complete(self, request: ModelRequest) -> ModelReply:
         core = await self._model()
-        return await asyncio.to_thread(core.complete, request)
+        return await self.metrics.observe(asyncio.to_thread(core.complete, request), lambda: core.counters.in_flight)
 
     async def health(self) -> bool:
         await self._model()

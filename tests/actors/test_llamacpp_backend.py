@@ -115,7 +115,12 @@ def cpu_cluster():
 
     if ray.is_initialized():
         ray.shutdown()
-    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 4})
+    from tests.cluster.test_prometheus import free_port
+
+    port = free_port()
+    cluster = Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 4, "metrics_export_port": port, "_system_config": {"metrics_report_interval_ms": 1000}})
+    cluster.metrics_port = port
     env = {"env_vars": {"PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}}
     ray.init(address=cluster.address, runtime_env=env, include_dashboard=False, log_to_driver=False,
              configure_logging=False)
@@ -179,6 +184,28 @@ def test_two_replicas_keep_two_conversations_sticky(router):
     assert all(r.cached_tokens > 0 for c in replies for r in replies[c][1:])
     stats = ray.get(router.stats.remote())
     assert stats["moved"] == 0 and all(s["engine"]["cached_prompt_tokens"] > 0 for s in stats["replicas"])
+
+
+@pytest.mark.ray
+def test_the_replicas_counters_reach_rays_metrics_endpoint(router, cpu_cluster):
+    """What Prometheus scrapes (and the dashboard's model replica panel reads): requests and prefix-cached
+    tokens per replica, tagged backend=llamacpp, from the node's metrics agent."""
+    import ray
+    import urllib.request
+
+    for turn in range(2):
+        ray.get(router.complete.remote(ask(f"Turn {turn}: name a fruit.", "metered", turn)))
+    url = f"http://127.0.0.1:{cpu_cluster.metrics_port}/metrics"
+
+    def series(name: str) -> float:
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith(name + "{") and 'backend="llamacpp"' in line and f'model="{MODEL}"' in line)
+
+    wait_for(lambda: series("ray_selfharness_replica_requests_total") >= 2, timeout=120)
+    assert series("ray_selfharness_replica_prompt_tokens_total") > 0
+    assert series("ray_selfharness_replica_completion_tokens_total") > 0
+    assert series("ray_selfharness_replica_latency_s_count") >= 2
 
 
 @pytest.mark.ray

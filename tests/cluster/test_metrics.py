@@ -157,11 +157,12 @@ def test_stages_are_the_controllers_phases():
     assert {s: local_value("selfharness_stage", stage=s) for s in STAGES} == {s: float(s == "merge") for s in STAGES}
 
 
-def test_vllm_replica_metrics_are_the_tables(monkeypatch):
-    """ReplicaMetrics (actors/model/vllm_replica.py) makes its own ray.util.metrics: same names, kinds, tags, buckets."""
+def test_replica_metrics_are_the_tables(monkeypatch):
+    """ReplicaMetrics (actors/model/replica_metrics.py) makes its own ray.util.metrics: same names, kinds, tags,
+    buckets."""
     import ray.util.metrics as ray_metrics
 
-    from actors.model.vllm_replica import ReplicaMetrics
+    from actors.model.replica_metrics import ReplicaMetrics
 
     made = {}
 
@@ -178,9 +179,9 @@ def test_vllm_replica_metrics_are_the_tables(monkeypatch):
 
     for kind, cls in (("counter", "Counter"), ("gauge", "Gauge"), ("histogram", "Histogram")):
         monkeypatch.setattr(ray_metrics, cls, fake(kind, getattr(ray_metrics, cls)))
-    ReplicaMetrics("m", 0)
+    ReplicaMetrics("llamacpp", "m", 0)
     table = {m.name: (m.kind, m.tags, tuple(float(b) for b in m.buckets))
-             for m in METRICS if m.where == "VLLMReplica"}
+             for m in METRICS if m.where == "ModelReplica"}
     assert {n: (k, t, tuple(float(b) for b in bs)) for n, (k, t, bs) in made.items()} == table
 
 
