@@ -46,6 +46,29 @@ def load_llama(config: LlamaCppModelConfig, path: Path):
     return llm
 
 
+def size(state) -> int:
+    """What a saved state holds in memory: the KV cache's bytes, the tokens and (once compacted, none) logits."""
+    return int(state.llama_state_size) + state.input_ids.nbytes + state.scores.nbytes
+
+
+def compact(state) -> None:
+    """Drop the logits llama-cpp-python's save_state copies (n_batch x n_vocab floats: 311 MB for Qwen's
+    vocabulary, 3 of every 4 bytes of a saved state), which generation never reads back (a restored prompt's
+    last token is evaluated again); `expand` gives load_state the zeros of the same shape."""
+    import numpy as np
+
+    state.scores_shape = state.scores.shape
+    state.scores = np.zeros((0, state.scores.shape[1]), dtype=state.scores.dtype)
+
+
+def expand(state):
+    import numpy as np
+
+    rows, vocab = getattr(state, "scores_shape", state.scores.shape)
+    state.scores = np.zeros((min(rows, state.n_tokens), vocab), dtype=state.scores.dtype)
+    return state
+
+
 class SetAside:
     """KV states of conversations a replica set aside for another, least recently used out first, in a budget."""
 
@@ -54,10 +77,11 @@ class SetAside:
 
     def put(self, conversation: str, state) -> None:
         self.states.pop(conversation, None)
-        if state.llama_state_size > self.budget:
+        compact(state)
+        if size(state) > self.budget:
             return
         self.states[conversation] = state
-        while sum(s.llama_state_size for s in self.states.values()) > self.budget:
+        while sum(size(s) for s in self.states.values()) > self.budget:
             self.states.popitem(last=False)
 
     def take(self, conversation: str):
@@ -139,7 +163,7 @@ class LlamaCppModel:
             self.aside.put(self.holder, self.llm.save_state())
         state = self.aside.take(conversation) if conversation else None
         if state is not None:
-            self.llm.load_state(state)
+            self.llm.load_state(expand(state))
             self.restored += 1
         else:
             self.llm.reset()

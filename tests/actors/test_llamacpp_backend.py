@@ -100,6 +100,18 @@ def test_a_reply_depends_on_its_conversation_and_seed_not_on_what_ran_before(mod
     assert len({model.complete(ask("Write a long sentence about rivers.", f"s{t}", t)).text for t in range(3)}) > 1
 
 
+def test_a_set_aside_conversation_keeps_its_kv_cache_not_its_logits(model):
+    """llama-cpp-python's save_state copies n_batch x n_vocab logits (100 MB for SmolLM2, 311 MB for Qwen), which
+    the budget did not count; a set-aside state now holds the KV cache and the tokens only."""
+    from actors.model.llamacpp import size
+
+    model.complete(ask("Name a tree.", "aside-a"))
+    model.complete(ask("Name a bird.", "aside-b"))
+    state = model.aside.states["aside-a"]
+    assert state.scores.nbytes == 0 and 0 < size(state) == state.llama_state_size + state.input_ids.nbytes
+    assert size(state) < model.llm.n_batch * model.llm.n_vocab() * 4
+
+
 def test_a_conversation_longer_than_the_context_is_a_context_overflow_in_llamacpps_words(model):
     with pytest.raises(ContextOverflow, match=r"llama.cpp: Requested tokens \(\d+\) exceed context window of 1024"):
         model.complete(ask("word " * 1500, "long"))
