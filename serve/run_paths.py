@@ -13,7 +13,7 @@ from pathlib import Path
 
 from actors.approvals import PROPOSAL_ID
 from actors.run_dir import RunStore
-from harnesses.vocabulary import SPLITS, EpisodeKey, parse_episode_id
+from harnesses.vocabulary import ACCEPTANCE_SPLITS, SPLITS, EpisodeKey, noise_split, parse_episode_id
 from harnesses.vocabulary import episode_id as episode_id_of
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -101,10 +101,11 @@ def is_run(path: Path) -> bool:
 
 
 def trace_path(run_dir: Path, episode_id: str) -> tuple[Path, str]:
-    """The trace file of an episode and its split: traces/<harness>/<split>/<episode>.json."""
+    """The trace file of an episode and its split: traces/<harness>/<split>/<episode>.json (a round's A/A
+    reruns under <split>.aa)."""
     harness = check_episode_id(episode_id).harness_id
     store = RunStore(run_dir, create=False)
-    for split in SPLITS:
+    for split in SPLITS + tuple(noise_split(s) for s in ACCEPTANCE_SPLITS):
         path = store.trace_path(harness, split, episode_id)
         if path.is_file():
             return inside(run_dir, path), split

@@ -85,6 +85,9 @@ def test_a_run_measures_the_floor_from_real_reruns_and_a_resume_reuses_it(tmp_pa
             assert (again.task, again.attempt) == (first.task, first.attempt) and again.split == noise_split(split)
             flips += again.passed != first.passed
     assert floor.flips == flips
+    from serve.run_paths import trace_path  # the review app finds a rerun by its episode id
+
+    assert trace_path(tmp_path, path.stem) == (path, noise_split("val"))
     for ab in (tmp_path / "rounds" / "1" / "ab").glob("*.json"):
         assert json.loads(ab.read_text())["noise"] == flips
     from cluster.report import write_report
