@@ -15,6 +15,7 @@ import pytest
 
 from actors.miner import MiningConfig
 from actors.model.config import OpenAIModelConfig, SimModelConfig
+from actors.validator import AcceptanceConfig
 from cluster.config import RunConfig
 from harnesses.model import Message, ModelRequest
 from tests.conftest import needs_bwrap
@@ -116,10 +117,12 @@ def test_the_loop_through_the_endpoint_decides_as_the_sim_and_leaks_no_key(endpo
     from cluster.controller import run_loop
     from cluster.loop import open_run, run_loop_bare
 
-    sim_cfg = RunConfig(**SMALL, model=SimModelConfig(profile="glm"))
+    http_model = OpenAIModelConfig(base_url=endpoint, model="sim/glm", api_key_env="SH_SERVE_KEY", timeout_s=60)
+    assert RunConfig(**SMALL, model=http_model).loop().acceptance.noise_check  # an endpoint is a real model...
+    same = AcceptanceConfig(noise_check=False)  # ...but this one is the sim: the same rule on both sides
+    sim_cfg = RunConfig(**SMALL, model=SimModelConfig(profile="glm"), acceptance=same)
     sim_report = run_loop_bare(sim_cfg, open_run(sim_cfg, str(tmp_path / "sim")))
-    http_cfg = RunConfig(**SMALL, model=OpenAIModelConfig(base_url=endpoint, model="sim/glm",
-                                                          api_key_env="SH_SERVE_KEY", timeout_s=60))
+    http_cfg = RunConfig(**SMALL, model=http_model, acceptance=same)
     assert http_cfg.mining == MiningConfig() and http_cfg.mining.model_labels is None  # labels on: a real model
     http_report = run_loop(http_cfg, open_run(http_cfg, str(tmp_path / "http")))
 
