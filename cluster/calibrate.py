@@ -113,8 +113,8 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
                 for (name, _), trace in traces.items():
                     passed[name][harness.name] = passed[name].get(harness.name, 0) + int(trace.passed)
                     seconds[name].append(trace.duration_s)
-            log(f"{harness.name}: {sum(n for p in passed.values() for h, n in p.items() if h == harness.name)} "
-                f"passed of {sum(len(v) for v in todo.values()) * config.attempts} episodes")
+            log(f"{harness.name}: {sum(p.get(harness.name, 0) for p in passed.values())} passed of "
+                f"{sum(len(v) for v in todo.values()) * config.attempts} episodes")
     finally:
         pipeline.close()
     rows = [CalibrationTask(task=t.name, split=s, passed=passed[t.name], attempts=config.attempts,

@@ -88,6 +88,16 @@ def _lineage_blocks(run: Run) -> list[tuple]:
     return [("table", ["harness", "parent", "round", "proposals"], rows)] + blocks + ([("p", note)] if note else [])
 
 
+def _acceptance(cfg) -> str:
+    """The rule the run decided by, with the A/A defaults decided for its model."""
+    if cfg is None:
+        return "?"
+    a = cfg.loop().acceptance
+    noise = ("; an A/A noise check each round" + (", a net gain beyond it required" if a.beyond_noise else "")
+             if a.noise_check else "; no A/A noise check")
+    return f"{a.rule} rule{', racing' if a.racing else ''}{noise}"
+
+
 def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
     n_done = sum(r.record is not None for r in run.rounds)
     state, cfg = run.state, run.config
@@ -98,6 +108,7 @@ def build_document(run: Run, images: list[tuple[Path, str]]) -> list[tuple]:
         ("proposer", "?" if cfg is None else model_label(cfg.proposer.model) if cfg.proposer.model
          else f"the agent's model ({model_label(cfg.model)})"),
         ("suite", cfg.suite if cfg else "?"),
+        ("acceptance", _acceptance(cfg)),
         ("rounds done", f"{n_done} of {cfg.rounds if cfg else '?'} planned "
                         f"(state: round {state.round}, phase {state.phase or '?'})"),
         ("finished", "yes" if run.finished else "NO: the run has not finished (no final.json); no test result yet"),

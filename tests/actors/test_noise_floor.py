@@ -95,6 +95,7 @@ def test_a_run_measures_the_floor_from_real_reruns_and_a_resume_reuses_it(tmp_pa
     md = write_report(tmp_path)[0].read_text()
     assert f"Round 1 A/A check (the parent against itself, fresh seeds): {flips} pair(s) flipped" in md
     assert "| A/A noise |" in md
+    assert "paper rule, racing; an A/A noise check each round, a net gain beyond it required" in md
     lines = (tmp_path / "episodes.jsonl").read_text().count("\n")
     run_loop_bare(config, open_run(config, str(tmp_path)))  # a resume reads the floor, reruns nothing
     assert (tmp_path / "episodes.jsonl").read_text().count("\n") == lines
