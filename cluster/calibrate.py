@@ -1,4 +1,4 @@
-"""`selfharness calibrate`: which tasks of a suite a model solves under some harness, and the subset
+"""`selfharness tasks calibrate`: which tasks of a suite a model solves under some harness, and the subset
 of them a run on that model can afford (a suite.yaml with `tasks_from` and `max_turns`).
 
 A small model solves few tasks, and a run on tasks it solves under no harness spends its budget
@@ -101,9 +101,7 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     passed: dict[str, dict[str, int]] = {t.name: {} for t in tasks}
     seconds: dict[str, list[float]] = {t.name: [] for t in tasks}
     try:
-        evaluator = Evaluator(store, lambda jobs, on_trace, desc, recorded: pipeline.run_jobs(
-            jobs, on_trace=on_trace, progress=config.progress, desc=desc, recorded=recorded),
-            splits, config.attempts, config.seed)
+        evaluator = Evaluator(store, pipeline.batch_runner(config.progress), splits, config.attempts, config.seed)
         for harness in harnesses:
             todo = {s: [t.name for t in ts if config.every or not any(passed[t.name].values())]
                     for s, ts in splits.items()}

@@ -221,6 +221,11 @@ class RolloutPipeline:
         metrics.set_gauge("selfharness_queue_depth", 0)
         return out
 
+    def batch_runner(self, progress: bool):
+        """This pipeline as an Evaluator's BatchRunner (a run's, a calibration's)."""
+        return lambda jobs, on_trace, desc, recorded: self.run_jobs(jobs, on_trace=on_trace, progress=progress,
+                                                                    desc=desc, recorded=recorded)
+
     def run(self, specs: list[EpisodeSpec], store: RunStore, *, progress: bool = True,
             desc: str = "rollout") -> tuple[list[Trace], RolloutSummary]:
         """Run episodes of the pipeline's harness; each trace lands in `store` as soon as it finishes."""

@@ -135,9 +135,6 @@ class LoopOnRay:
             miners[:] = [Miner.remote(**_miner_kwargs(config, pipeline.model), state=state)]
             return _RemoteMiner(miners[0])
 
-        def run_batch(jobs, on_trace, desc, recorded):
-            return pipeline.run_jobs(jobs, on_trace=on_trace, progress=config.progress, desc=desc, recorded=recorded)
-
         start = time.monotonic()
         proposer_server = None
         try:
@@ -148,7 +145,8 @@ class LoopOnRay:
 
                 proposer_server = start_model_server(config.proposer.model, tasks, 1)
                 proposer = RemoteModel(proposer_server, ray.get(proposer_server.stats.remote())["model"])
-            self.controller = _controller(config, store, splits, run_batch, proposer, factory, self.log)
+            self.controller = _controller(config, store, splits, pipeline.batch_runner(config.progress), proposer,
+                                          factory, self.log)
             report = self.controller.run()
         finally:
             if proposer_server is not None:
