@@ -410,10 +410,13 @@ class CalibrationReport(msgspec.Struct, kw_only=True):
     suite: str
     model: str
     harnesses: list[str]
+    """In the config's order: the first is the one a subset's headroom is measured against."""
     max_turns: int | None
     tasks: list[CalibrationTask]
     splits: dict[str, list[str]]
     """The subset: per split, the tasks kept."""
     short: dict[str, int] = {}
     """Per split: how many fewer solvable tasks there were than wanted."""
+    screen: str | None = None
+    """The harness run on every task first; the others ran only on the tasks it solved."""
     seconds: float = 0.0

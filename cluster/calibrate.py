@@ -3,8 +3,11 @@ of them a run on that model can afford (a suite.yaml with `tasks_from` and `max_
 
 A small model solves few tasks, and a run on tasks it solves under no harness spends its budget
 learning nothing. The harnesses are tried in order (the minimal one, then every mitigation on); a
-task an earlier one solved is not tried again unless `every`. Episodes are kept as a run keeps
-them: calibrating again into the same run directory runs nothing that finished.
+task an earlier one solved is not tried again unless `every`. With `screen`, one harness (the strongest)
+runs on every task first and the others only on the tasks it solved: on a model that solves one task
+in ten that costs half as much, and still tells a task with headroom (the first harness fails it)
+from one without. Episodes are kept as a run keeps them: calibrating again into the same run
+directory runs nothing that finished.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class CalibrateConfig(Config):
     """Tasks to keep per split; a split keeps only tasks solved under some harness, so it may get fewer."""
     every: bool = False
     """Try every harness on every task (default: a task an earlier harness solved is not tried again)."""
+    screen: str | None = None
+    """A harness file run on every task first; the `harnesses` then run only on the tasks it solved."""
     out: str | None = None
     """The subset suite's folder (written: suite.yaml and calibration.json); None: only the report."""
     name: str | None = None
@@ -95,6 +100,8 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     if config.max_turns is not None:
         splits = {s: [msgspec.structs.replace(t, max_turns=config.max_turns) for t in ts] for s, ts in splits.items()}
     harnesses = [load_harness(resolve_path(h)) for h in config.harnesses]
+    screen = load_harness(resolve_path(config.screen)) if config.screen else None
+    order = ([screen] if screen else []) + [h for h in harnesses if not screen or h.id != screen.id]  # screen first
     tasks = [t for ts in splits.values() for t in ts]
     pipeline = RolloutPipeline(tasks, model=config.model, sandbox=config.sandbox, concurrency=config.concurrency,
                                workers=config.workers, max_infra_retries=config.max_infra_retries)
@@ -102,9 +109,12 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     seconds: dict[str, list[float]] = {t.name: [] for t in tasks}
     try:
         evaluator = Evaluator(store, pipeline.batch_runner(config.progress), splits, config.attempts, config.seed)
-        for harness in harnesses:
-            todo = {s: [t.name for t in ts if config.every or not any(passed[t.name].values())]
-                    for s, ts in splits.items()}
+        for harness in order:
+            if screen and harness is not screen:  # the tasks the screen solved, every harness on each
+                todo = {s: [t.name for t in ts if passed[t.name].get(screen.name)] for s, ts in splits.items()}
+            else:
+                todo = {s: [t.name for t in ts if config.every or not any(passed[t.name].values())]
+                        for s, ts in splits.items()}
             results = evaluator.evaluate([(harness, evaluator.specs(s, names)) for s, names in todo.items()],
                                          f"calibrate {harness.name}")
             for traces in results:
@@ -122,7 +132,9 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     kept = {n for names in chosen.values() for n in names}
     for row in rows:
         row.kept = row.task in kept
-    report = CalibrationReport(suite=suite.name, model=model_label(config.model), harnesses=[h.name for h in harnesses],
+    names = [h.name for h in harnesses] + ([screen.name] if screen and screen not in harnesses else [])
+    report = CalibrationReport(suite=suite.name, model=model_label(config.model), harnesses=names,
+                               screen=screen.name if screen else None,
                                max_turns=config.max_turns, tasks=rows, splits=chosen, short=short,
                                seconds=time.monotonic() - start)
     store.write(CALIBRATION, report)
@@ -138,6 +150,8 @@ def write_subset(out: Path, source: Path, report: CalibrationReport, name: str |
         raise ConfigError(f"no task of split(s) {empty} was solved under any harness: no subset to write")
     out.mkdir(parents=True, exist_ok=True)
     tried = " then ".join(report.harnesses)
+    if report.screen:
+        tried = f"{report.screen} on every task, then {', '.join(h for h in report.harnesses if h != report.screen)} on those it solved"
     meta = {"name": name or out.name,
             "description": (f"Chosen by `selfharness calibrate` for {report.model}: the tasks of {report.suite} it "
                             f"solved under some harness ({tried}; {report.tasks[0].attempts if report.tasks else 1} "

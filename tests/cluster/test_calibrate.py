@@ -89,3 +89,25 @@ def test_a_calibration_run_directory_refuses_another_config(tmp_path, capsys):
     save_run_config(RunStore(tmp_path / "run"), load_config(first, CalibrateConfig))
     assert main(["tasks", "calibrate", "--config", str(other), "--run-dir", str(tmp_path / "run")]) == 2
     assert "was calibrated with another max_turns" in capsys.readouterr().err
+
+
+@needs_bwrap
+def test_a_screen_runs_on_every_task_and_the_harnesses_only_on_what_it_solved(tmp_path):
+    source = tmp_path / "some"
+    source.mkdir()
+    (source / "suite.yaml").write_text(yaml.safe_dump({"tasks_from": str(CORE), "splits": PICK}))
+    config = CalibrateConfig(suite=str(source), model=SimModelConfig(profile="minimax"), max_turns=8,
+                             screen="harnesses/reference/qwen.yaml", want={"train": 2, "val": 1, "test": 1},
+                             concurrency=2, workers=1, progress=False)
+    report = calibrate(config, RunStore(tmp_path / "run"), log=lambda *_: None)
+    assert report.screen == "reference-qwen" and report.harnesses == ["minimal", "reference-qwen"]
+    rows = {t.task: t for t in report.tasks}
+    solved = {n for n, t in rows.items() if t.passed.get("reference-qwen")}
+    assert set(rows) == {n for names in PICK.values() for n in names}
+    assert all("reference-qwen" in t.passed for t in rows.values()), "the screen runs on every task"
+    assert {n for n, t in rows.items() if "minimal" in t.passed} == solved, "the others only where it solved"
+    lines = (tmp_path / "run" / "episodes.jsonl").read_text().count("\n")
+    assert lines == len(rows) + len(solved), "the screen's episodes are not run again as a harness's"
+    for split, names in report.splits.items():  # headroom first: the tasks minimal failed
+        heads = [rows[n].passed["minimal"] == 0 for n in names]
+        assert heads == sorted(heads, reverse=True)
