@@ -419,4 +419,6 @@ class CalibrationReport(msgspec.Struct, kw_only=True):
     """Per split: how many fewer solvable tasks there were than wanted."""
     screen: str | None = None
     """The harness run on every task first; the others ran only on the tasks it solved."""
+    difficulties: list[str] | None = None
+    """Only tasks of these difficulties were tried; None: every task."""
     seconds: float = 0.0

@@ -52,6 +52,9 @@ class CalibrateConfig(Config):
     """Try every harness on every task (default: a task an earlier harness solved is not tried again)."""
     screen: str | None = None
     """A harness file run on every task first; the `harnesses` then run only on the tasks it solved."""
+    difficulties: list[str] | None = None
+    """Only tasks of these difficulties (task.toml `difficulty`), e.g. [easy] for a small model on CPU
+    whose hour would go to hard tasks it never solves; None: every task."""
     out: str | None = None
     """The subset suite's folder (written: suite.yaml and calibration.json); None: only the report."""
     name: str | None = None
@@ -96,7 +99,11 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     missing = [s for s in config.want if not suite.splits.get(s)]
     if missing:
         raise ConfigError(f"suite {config.suite!r}: no tasks in split(s) {missing}")
-    splits = {s: suite.split(s) for s in config.want}
+    splits = {s: [t for t in suite.split(s) if config.difficulties is None or t.difficulty in config.difficulties]
+              for s in config.want}
+    empty = [s for s, ts in splits.items() if not ts]
+    if empty:
+        raise ConfigError(f"difficulties: split(s) {empty} of {config.suite!r} hold no task of {config.difficulties}")
     if config.max_turns is not None:
         splits = {s: [msgspec.structs.replace(t, max_turns=config.max_turns) for t in ts] for s, ts in splits.items()}
     harnesses = [load_harness(resolve_path(h)) for h in config.harnesses]
@@ -134,7 +141,7 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
         row.kept = row.task in kept
     names = [h.name for h in harnesses] + ([screen.name] if screen and screen not in harnesses else [])
     report = CalibrationReport(suite=suite.name, model=model_label(config.model), harnesses=names,
-                               screen=screen.name if screen else None,
+                               screen=screen.name if screen else None, difficulties=config.difficulties,
                                max_turns=config.max_turns, tasks=rows, splits=chosen, short=short,
                                seconds=time.monotonic() - start)
     store.write(CALIBRATION, report)
@@ -152,9 +159,10 @@ def write_subset(out: Path, source: Path, report: CalibrationReport, name: str |
     tried = " then ".join(report.harnesses)
     if report.screen:
         tried = f"{report.screen} on every task, then {', '.join(h for h in report.harnesses if h != report.screen)} on those it solved"
+    only = f"{'/'.join(report.difficulties)} tasks only; " if report.difficulties else ""
     meta = {"name": name or out.name,
             "description": (f"Chosen by `selfharness calibrate` for {report.model}: the tasks of {report.suite} it "
-                            f"solved under some harness ({tried}; {report.tasks[0].attempts if report.tasks else 1} "
+                            f"solved under some harness ({tried}; {only}{report.tasks[0].attempts if report.tasks else 1} "
                             f"attempt(s){f', at most {report.max_turns} turns' if report.max_turns else ''}). Each "
                             "split lists first the tasks the first harness failed. calibration.json holds the evidence."),
             "tasks_from": os.path.relpath(source.resolve(), out.resolve())}

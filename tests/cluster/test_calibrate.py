@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import msgspec
+
 import pytest
 import yaml
 
@@ -111,3 +113,18 @@ def test_a_screen_runs_on_every_task_and_the_harnesses_only_on_what_it_solved(tm
     for split, names in report.splits.items():  # headroom first: the tasks minimal failed
         heads = [rows[n].passed["minimal"] == 0 for n in names]
         assert heads == sorted(heads, reverse=True)
+
+
+def test_difficulties_keep_only_those_tasks_and_a_split_left_empty_is_named(tmp_path):
+    from cluster.config import ConfigError
+
+    source = tmp_path / "some"
+    source.mkdir()
+    (source / "suite.yaml").write_text(yaml.safe_dump({"tasks_from": str(CORE), "splits": PICK}))
+    config = CalibrateConfig(suite=str(source), model=SimModelConfig(profile="minimax"), max_turns=8,
+                             difficulties=["easy"], want={"train": 1, "val": 1, "test": 1}, progress=False)
+    report = calibrate(config, RunStore(tmp_path / "run"), log=lambda *_: None)
+    easy = {"c-compile-greeter", "shell-env-profile", "log-unique-ips", "csv-sales-summary"}  # their task.toml
+    assert {t.task for t in report.tasks} == easy and report.difficulties == ["easy"]
+    with pytest.raises(ConfigError, match=r"difficulties: split\(s\) \['train', 'val', 'test'\] .* no task of \['hard'\]"):
+        calibrate(msgspec.structs.replace(config, difficulties=["hard"]), RunStore(tmp_path / "run2"))

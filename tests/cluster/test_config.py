@@ -46,4 +46,4 @@ def test_the_real_model_configs_load():
     assert (run.rounds, run.k, run.suite) == (2, 2, "core-real")
     assert run.loop().acceptance.noise_check and run.loop().acceptance.beyond_noise
     cal = load_config(ROOT / "configs" / "calibrate-real.yaml", CalibrateConfig)
-    assert cal.model == run.model and cal.out == "benchmarks/suites/core-real" and cal.max_turns == 10
+    assert cal.model == run.model and cal.out == "benchmarks/suites/core-real" and cal.max_turns == 6
