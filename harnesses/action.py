@@ -44,6 +44,43 @@ PARSE_ERROR = "[harness] Your reply could not be parsed"
 MIN_COMMAND_S = 5.0
 """The shortest `duration` honoured: a model that copies `"duration": 0.1` should not see `ls` killed."""
 _COMMENT = re.compile(r'(?:^|[\s,{\[])//')
+_UNKNOWN = re.compile(r"Object contains unknown field `(.*)` - at `\$\.commands\[(\d+)\]`$")
+COMMAND_FIELDS = ("a command has only `keystrokes` (and `duration`), or `tool` with `path`, `content`, `old`, "
+                  "`new`; a program and its arguments, such as `gcc -o greet greet.c`, go in `keystrokes`")
+
+
+def _close(text: str, start: int) -> int | None:
+    """Where the object opened by the `{` at `start` closes, respecting quoted strings (None: it never does)."""
+    depth, quote, escaped = 0, "", False
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return None
+
+
+def first_object(text: str) -> str | None:
+    """The first balanced {...} in text (None: no object closes)."""
+    start = text.find("{")
+    while start != -1:
+        end = _close(text, start)
+        if end is not None:
+            return text[start:end + 1]
+        start = text.find("{", start + 1)
+    return None
 
 
 def diagnose(raw: str, error: json.JSONDecodeError) -> str:
@@ -52,6 +89,8 @@ def diagnose(raw: str, error: json.JSONDecodeError) -> str:
     text = raw.strip()
     if not text:
         return "the reply is empty"
+    if "{" in text and _close(text, text.find("{")) is None:
+        return "it ends before its JSON object closes (cut off at the reply's length limit?): send a shorter reply"
     if text.startswith("```"):
         return "it starts with a code fence (```): send the bare JSON object, without the fence"
     if "{" not in text:
@@ -86,6 +125,8 @@ def to_action(value: dict[str, Any]) -> Action:
     try:
         action = msgspec.convert(value, Action)
     except msgspec.ValidationError as e:
+        if m := _UNKNOWN.match(str(e)):  # a small model's favourite: a shell command spelt as a tool call
+            raise ReplyError(f"commands[{m[2]}] has an unknown field {m[1]!r}: {COMMAND_FIELDS}") from None
         raise ReplyError(f"reply does not match the action schema: {e}") from None
     for i, cmd in enumerate(action.commands):
         if (cmd.keystrokes is None) == (cmd.tool is None):

@@ -167,7 +167,14 @@ class Episode:
                     break
             if value is None:
                 raise strict_error
-        return to_action(value)
+        try:
+            return to_action(value)
+        except ReplyError as schema_error:
+            for m in self.middleware:
+                fixed = m.repair_action(self.ctx, value, str(schema_error))
+                if fixed is not None:
+                    return to_action(fixed)
+            raise
 
     def run(self, seed: int, deadline: float) -> None:
         rt = self.harness.runtime

@@ -57,6 +57,10 @@ class Middleware:
         """A parsed reply when strict parsing failed, or None."""
         return None
 
+    def repair_action(self, ctx: EpisodeContext, value: dict, error: str) -> dict | None:
+        """A corrected reply object when the parsed one did not match the action schema (`error`), or None."""
+        return None
+
     def before_command(self, ctx: EpisodeContext, command: str, decision: CommandDecision) -> CommandDecision:
         return decision
 

@@ -10,35 +10,10 @@ import ast
 import json
 import re
 
+from harnesses.action import COMMAND_FIELDS, Command, first_object
 from harnesses.middleware.base import EpisodeContext, Middleware
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
-
-
-def first_object(text: str) -> str | None:
-    """The first balanced {...} in text, respecting quoted strings."""
-    start = text.find("{")
-    while start != -1:
-        depth, quote, escaped = 0, "", False
-        for i in range(start, len(text)):
-            ch = text[i]
-            if quote:
-                if escaped:
-                    escaped = False
-                elif ch == "\\":
-                    escaped = True
-                elif ch == quote:
-                    quote = ""
-            elif ch in "\"'":
-                quote = ch
-            elif ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start:i + 1]
-        start = text.find("{", start + 1)
-    return None
 
 
 _LITERALS = {"true": "True", "false": "False", "null": "None"}
@@ -99,16 +74,44 @@ def repair(raw: str) -> dict | None:
                 value = loader(obj)
             except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
                 continue
-            if isinstance(value, dict):
+            if isinstance(value, dict) and value.keys() & ACTION_KEYS:  # not a command of a reply cut off
                 return value
     return None
 
 
+ACTION_KEYS = {"analysis", "plan", "commands", "task_complete"}
+COMMAND_KEYS = set(Command.__struct_fields__)
+
+
 class OutputRepair(Middleware):
+    """Recovers a malformed reply, and drops the fields a command does not have (telling the model which)."""
+
     name = "output_repair"
+
+    def __init__(self, params):
+        super().__init__(params)
+        self.notes: list[str] = []
 
     def parse_reply(self, ctx: EpisodeContext, raw: str) -> dict | None:
         value = repair(raw)
         if value is not None:
             ctx.emit(self.name, "repair", "recovered a JSON object from a malformed reply")
         return value
+
+    def repair_action(self, ctx: EpisodeContext, value: dict, error: str) -> dict | None:
+        commands = value.get("commands")
+        if not isinstance(commands, list):
+            return None
+        dropped = {i: sorted(set(c) - COMMAND_KEYS) for i, c in enumerate(commands) if isinstance(c, dict)}
+        dropped = {i: names for i, names in dropped.items() if names}
+        if not dropped:
+            return None
+        said = "; ".join(f"commands[{i}]: {', '.join(names)}" for i, names in dropped.items())
+        ctx.emit(self.name, "repair", f"dropped unknown fields ({said})")
+        self.notes.append(f"Ignored unknown fields ({said}): {COMMAND_FIELDS}.")
+        return {**value, "commands": [{k: v for k, v in c.items() if k in COMMAND_KEYS} if isinstance(c, dict)
+                                      else c for c in commands]}
+
+    def after_turn(self, ctx: EpisodeContext, action, results) -> list[str]:
+        notes, self.notes = self.notes, []
+        return notes

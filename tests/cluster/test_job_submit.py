@@ -29,11 +29,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def head(tmp_path):
-    """A Ray head in its own process group (`--block`), so ending it ends only this cluster."""
+@pytest.fixture(scope="module")
+def head(tmp_path_factory):
+    """A Ray head in its own process group (`--block`), so ending it ends only this cluster; one for the
+    module, as a user's cluster takes job after job (starting and stopping one costs about a minute)."""
     import ray
 
+    tmp_path = tmp_path_factory.mktemp("head")
     if ray.is_initialized():
         ray.shutdown()
     port, dash = free_port(), free_port()

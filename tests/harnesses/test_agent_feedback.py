@@ -94,6 +94,8 @@ def test_a_tool_that_is_a_shell_command_is_answered_with_what_the_tools_are(word
     ('{"commands": []} I hope this helps', "text after the JSON object"),
     ('{"commands": [], // nothing yet\n "task_complete": false}', "// comments"),
     ("", "empty"),
+    ('```json\n{"analysis": "a", "commands": [{"keystrokes": "ls"}, {"keystrokes": "sed -i \'s/a', "cut off"),
+    (reply({"keystrokes": "ls"}, {"tool": "sort", "args": "-n"}), "commands[1] has an unknown field 'args'"),
 ])
 def test_a_parse_error_names_its_cause(word_task, minimal, raw, cause):
     model = Scripted(raw)
@@ -109,6 +111,21 @@ def test_output_repair_reads_json_with_comments(word_task, minimal):
     raw = '{"analysis": "see http://x", // why\n "commands": [{"keystrokes": "ls\\n"},], "task_complete": false}'
     action = episode(word_task, harness, Scripted()).parse(raw)
     assert action.analysis == "see http://x" and [c.keystrokes for c in action.commands] == ["ls\n"]
+
+
+def test_output_repair_drops_fields_a_command_lacks_says_so_and_runs_the_rest(word_task, minimal):
+    harness = apply(minimal, EnableMiddleware(name="output_repair"))
+    model = Scripted(reply({"keystrokes": "ls\n", "output": "x.txt"}, {"tool": "gcc", "path": "/app/g.c", "exit": 1}),
+                     reply(complete=True))
+    sandbox = RecordingSandbox()
+    ep = episode(word_task, harness, model, sandbox)
+    ep.run(seed=0, deadline=time.monotonic() + 60)
+    first = ep.trace.turns[0]
+    assert first.parse_error is None and len(sandbox.timeouts) >= 1, "the shell command ran"
+    assert "Ignored unknown fields (commands[0]: output; commands[1]: exit)" in first.observation
+    assert "'gcc' is not a tool" in first.observation and "go in `keystrokes`" in first.observation
+    assert any(e.name == "output_repair" and e.kind == "repair" for e in ep.trace.events)
+    assert "Ignored unknown fields" not in (ep.trace.turns[1].observation or "")
 
 
 def test_a_context_overflow_is_the_agents_failure_with_the_servers_words(word_task, minimal):
