@@ -21,6 +21,10 @@ from tests.conftest import ROOT, needs_bwrap
 
 @pytest.fixture(autouse=True)
 def fresh_registry():
+    import ray
+
+    if ray.is_initialized():  # an earlier test's Ray would take the records this module reads locally
+        ray.shutdown()
     metrics.reset_local()
     yield
     metrics.reset_local()
