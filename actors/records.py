@@ -421,4 +421,6 @@ class CalibrationReport(msgspec.Struct, kw_only=True):
     """The harness run on every task first; the others ran only on the tasks it solved."""
     difficulties: list[str] | None = None
     """Only tasks of these difficulties were tried; None: every task."""
+    resplit: bool = False
+    """The solved tasks of every split were dealt anew to the subset's splits."""
     seconds: float = 0.0

@@ -55,6 +55,10 @@ class CalibrateConfig(Config):
     difficulties: list[str] | None = None
     """Only tasks of these difficulties (task.toml `difficulty`), e.g. [easy] for a small model on CPU
     whose hour would go to hard tasks it never solves; None: every task."""
+    resplit: bool = False
+    """Deal the solved tasks of all splits anew (train, val and test of the subset, in `want`'s shares):
+    for a model that solves too few for every split to keep its own. The subset is then a suite of its
+    own whose test split is sealed to runs on it, not a part of the source suite's test split."""
     out: str | None = None
     """The subset suite's folder (written: suite.yaml and calibration.json); None: only the report."""
     name: str | None = None
@@ -78,17 +82,24 @@ class CalibrateConfig(Config):
             raise ValueError(f"want: every split needs at least 1 task, got {bad}")
 
 
-def choose(tasks: list[CalibrationTask], want: dict[str, int], first: str) -> tuple[dict[str, list[str]], dict[str, int]]:
+def choose(tasks: list[CalibrationTask], want: dict[str, int], first: str,
+           resplit: bool = False) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Per split, the solved tasks to keep: first those the first harness did not always solve (where a
-    run can gain), then those it did (where it can lose), the fastest first within each."""
-    splits, short = {}, {}
-    for split, n in want.items():
-        solved = [t for t in tasks if t.split == split and any(t.passed.values())]
-        solved.sort(key=lambda t: (t.passed.get(first, 0) >= t.attempts, t.seconds, t.task))
-        splits[split] = [t.task for t in solved[:n]]
-        if len(solved) < n:
-            short[split] = n - len(solved)
-    return splits, short
+    run can gain), then those it did (where it can lose), the fastest first within each. With `resplit`,
+    the solved tasks of every split are dealt anew, in that order, to the split furthest from its share."""
+    def order(ts: list[CalibrationTask]) -> list[CalibrationTask]:
+        return sorted(ts, key=lambda t: (t.passed.get(first, 0) >= t.attempts, t.seconds, t.task))
+
+    solved = [t for t in tasks if any(t.passed.values())]
+    if resplit:
+        splits = {s: [] for s in want}
+        for t in order(solved):
+            room = [s for s in want if len(splits[s]) < want[s]]
+            if room:
+                splits[min(room, key=lambda s: (len(splits[s]) / want[s], -want[s]))].append(t.task)
+    else:
+        splits = {s: [t.task for t in order([t for t in solved if t.split == s])][:n] for s, n in want.items()}
+    return splits, {s: n - len(splits[s]) for s, n in want.items() if len(splits[s]) < n}
 
 
 def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> CalibrationReport:
@@ -135,13 +146,14 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     rows = [CalibrationTask(task=t.name, split=s, passed=passed[t.name], attempts=config.attempts,
                             seconds=sum(seconds[t.name]) / max(1, len(seconds[t.name])))
             for s, ts in splits.items() for t in ts]
-    chosen, short = choose(rows, config.want, harnesses[0].name)
+    chosen, short = choose(rows, config.want, harnesses[0].name, config.resplit)
     kept = {n for names in chosen.values() for n in names}
     for row in rows:
         row.kept = row.task in kept
     names = [h.name for h in harnesses] + ([screen.name] if screen and screen not in harnesses else [])
     report = CalibrationReport(suite=suite.name, model=model_label(config.model), harnesses=names,
                                screen=screen.name if screen else None, difficulties=config.difficulties,
+                               resplit=config.resplit,
                                max_turns=config.max_turns, tasks=rows, splits=chosen, short=short,
                                seconds=time.monotonic() - start)
     store.write(CALIBRATION, report)
@@ -159,12 +171,14 @@ def write_subset(out: Path, source: Path, report: CalibrationReport, name: str |
     tried = " then ".join(report.harnesses)
     if report.screen:
         tried = f"{report.screen} on every task, then {', '.join(h for h in report.harnesses if h != report.screen)} on those it solved"
+    dealt = "; the solved tasks of every split were dealt anew (resplit)" if report.resplit else ""
     only = f"{'/'.join(report.difficulties)} tasks only; " if report.difficulties else ""
     meta = {"name": name or out.name,
             "description": (f"Chosen by `selfharness calibrate` for {report.model}: the tasks of {report.suite} it "
                             f"solved under some harness ({tried}; {only}{report.tasks[0].attempts if report.tasks else 1} "
                             f"attempt(s){f', at most {report.max_turns} turns' if report.max_turns else ''}). Each "
-                            "split lists first the tasks the first harness failed. calibration.json holds the evidence."),
+                            f"split lists first the tasks the first harness failed{dealt}. calibration.json holds the "
+                            "evidence."),
             "tasks_from": os.path.relpath(source.resolve(), out.resolve())}
     if report.max_turns is not None:
         meta["max_turns"] = report.max_turns

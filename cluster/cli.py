@@ -193,7 +193,7 @@ def _tasks_calibrate(args: argparse.Namespace) -> int:
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", "calibrate")
     save_run_config(store, config)
     kept = load_run_config(store.root, CalibrateConfig)
-    changed = [f for f in config.__struct_fields__ if f not in ("out", "run_dir", "progress", "want", "name")
+    changed = [f for f in config.__struct_fields__ if f not in ("out", "run_dir", "progress", "want", "name", "resplit")
                and getattr(kept, f) != getattr(config, f)]  # how many to keep, and where, choose among the episodes
     if changed:  # its episodes were run under the first config: mixing them with another's would lie
         raise ConfigError(f"{store.root} was calibrated with another {', '.join(changed)} (its config.yaml); "

@@ -32,6 +32,21 @@ def test_choose_keeps_solved_tasks_headroom_first_then_fastest():
     assert choose(rows, {"train": 5}, "minimal") == ({"train": ["c", "b", "a"]}, {"train": 2})
 
 
+def test_resplit_deals_every_solved_task_to_the_split_furthest_from_its_share():
+    row = lambda name, split, first, s: CalibrationTask(task=name, split=split, passed={"minimal": first, "ref": 1},  # noqa: E731
+                                                        attempts=1, seconds=s)
+    rows = [row("a", "train", 0, 3.0), row("b", "train", 0, 1.0), row("c", "train", 1, 2.0), row("d", "test", 0, 9.0),
+            row("e", "val", 0, 5.0)] + [CalibrationTask(task="x", split="val", passed={"minimal": 0}, attempts=1, seconds=1.0)]
+    want = {"train": 4, "val": 2, "test": 2}
+    assert choose(rows, want, "minimal")[0] == {"train": ["b", "a", "c"], "val": ["e"], "test": ["d"]}
+    splits, short = choose(rows, want, "minimal", resplit=True)
+    # headroom first (b, a, e, d: minimal failed them, fastest first; then c), each to the emptiest share
+    assert splits == {"train": ["b", "d", "c"], "val": ["a"], "test": ["e"]}
+    assert short == {"train": 1, "val": 1, "test": 1}
+    assert choose(rows, {"train": 1, "val": 1, "test": 1}, "minimal", resplit=True) == (
+        {"train": ["b"], "val": ["a"], "test": ["e"]}, {})
+
+
 @needs_bwrap
 def test_calibrate_writes_a_subset_a_run_can_load_and_resumes(tmp_path):
     source = tmp_path / "some"
