@@ -423,4 +423,6 @@ class CalibrationReport(msgspec.Struct, kw_only=True):
     """Only tasks of these difficulties were tried; None: every task."""
     resplit: bool = False
     """The solved tasks of every split were dealt anew to the subset's splits."""
+    fill: bool = False
+    """A split short of solved tasks was filled with its own unsolved tasks, the fastest first."""
     seconds: float = 0.0

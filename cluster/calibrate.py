@@ -33,6 +33,11 @@ SUBSET_REPORT = "calibration.json"
 """The calibration's report, kept next to the subset's suite.yaml: the evidence for its choice."""
 
 
+FREE = ("out", "run_dir", "progress", "want", "name", "resplit", "fill", "difficulties")
+"""Fields a calibration's run directory may change: which tasks, how many to keep and where. They choose
+among the episodes run (or add tasks to them); every other field decides what an episode is."""
+
+
 class CalibrateConfig(Config):
     """A calibration: harnesses tried in order on every task of a suite, and the subset it keeps."""
 
@@ -59,6 +64,10 @@ class CalibrateConfig(Config):
     """Deal the solved tasks of all splits anew (train, val and test of the subset, in `want`'s shares):
     for a model that solves too few for every split to keep its own. The subset is then a suite of its
     own whose test split is sealed to runs on it, not a part of the source suite's test split."""
+    fill: bool = False
+    """Fill a split short of solved tasks with its own unsolved ones, the fastest first: for a model that
+    solves too few to run the loop on solved tasks alone. There the loop works on the model's real failures,
+    and a gain means a candidate did better than every harness calibrated (calibration.json says which)."""
     out: str | None = None
     """The subset suite's folder (written: suite.yaml and calibration.json); None: only the report."""
     name: str | None = None
@@ -82,11 +91,12 @@ class CalibrateConfig(Config):
             raise ValueError(f"want: every split needs at least 1 task, got {bad}")
 
 
-def choose(tasks: list[CalibrationTask], want: dict[str, int], first: str,
-           resplit: bool = False) -> tuple[dict[str, list[str]], dict[str, int]]:
+def choose(tasks: list[CalibrationTask], want: dict[str, int], first: str, resplit: bool = False,
+           fill: bool = False) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Per split, the solved tasks to keep: first those the first harness did not always solve (where a
     run can gain), then those it did (where it can lose), the fastest first within each. With `resplit`,
-    the solved tasks of every split are dealt anew, in that order, to the split furthest from its share."""
+    the solved tasks of every split are dealt anew, in that order, to the split furthest from its share.
+    With `fill`, a split short of solved tasks takes its own unsolved ones, the fastest first."""
     def order(ts: list[CalibrationTask]) -> list[CalibrationTask]:
         return sorted(ts, key=lambda t: (t.passed.get(first, 0) >= t.attempts, t.seconds, t.task))
 
@@ -99,6 +109,11 @@ def choose(tasks: list[CalibrationTask], want: dict[str, int], first: str,
                 splits[min(room, key=lambda s: (len(splits[s]) / want[s], -want[s]))].append(t.task)
     else:
         splits = {s: [t.task for t in order([t for t in solved if t.split == s])][:n] for s, n in want.items()}
+    if fill:
+        for s, n in want.items():
+            unsolved = sorted((t for t in tasks if t.split == s and not any(t.passed.values())),
+                              key=lambda t: (t.seconds, t.task))
+            splits[s] += [t.task for t in unsolved][:n - len(splits[s])]
     return splits, {s: n - len(splits[s]) for s, n in want.items() if len(splits[s]) < n}
 
 
@@ -146,14 +161,14 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     rows = [CalibrationTask(task=t.name, split=s, passed=passed[t.name], attempts=config.attempts,
                             seconds=sum(seconds[t.name]) / max(1, len(seconds[t.name])))
             for s, ts in splits.items() for t in ts]
-    chosen, short = choose(rows, config.want, harnesses[0].name, config.resplit)
+    chosen, short = choose(rows, config.want, harnesses[0].name, config.resplit, config.fill)
     kept = {n for names in chosen.values() for n in names}
     for row in rows:
         row.kept = row.task in kept
     names = [h.name for h in harnesses] + ([screen.name] if screen and screen not in harnesses else [])
     report = CalibrationReport(suite=suite.name, model=model_label(config.model), harnesses=names,
                                screen=screen.name if screen else None, difficulties=config.difficulties,
-                               resplit=config.resplit,
+                               resplit=config.resplit, fill=config.fill,
                                max_turns=config.max_turns, tasks=rows, splits=chosen, short=short,
                                seconds=time.monotonic() - start)
     store.write(CALIBRATION, report)
@@ -172,6 +187,7 @@ def write_subset(out: Path, source: Path, report: CalibrationReport, name: str |
     if report.screen:
         tried = f"{report.screen} on every task, then {', '.join(h for h in report.harnesses if h != report.screen)} on those it solved"
     dealt = "; the solved tasks of every split were dealt anew (resplit)" if report.resplit else ""
+    dealt += "; a split short of solved tasks was filled with its unsolved ones, fastest first (fill)" if report.fill else ""
     only = f"{'/'.join(report.difficulties)} tasks only; " if report.difficulties else ""
     meta = {"name": name or out.name,
             "description": (f"Chosen by `selfharness calibrate` for {report.model}: the tasks of {report.suite} it "

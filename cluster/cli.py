@@ -184,7 +184,7 @@ def _tasks_check(args: argparse.Namespace) -> int:
 
 
 def _tasks_calibrate(args: argparse.Namespace) -> int:
-    from cluster.calibrate import CalibrateConfig, calibrate, format_calibration
+    from cluster.calibrate import FREE, CalibrateConfig, calibrate, format_calibration
     from cluster.config import load_run_config, save_run_config
 
     config = load_config(args.config, CalibrateConfig) if args.config else CalibrateConfig()
@@ -193,8 +193,7 @@ def _tasks_calibrate(args: argparse.Namespace) -> int:
     store = RunStore(config.run_dir) if config.run_dir else RunStore.new(REPO_ROOT / "runs", "calibrate")
     save_run_config(store, config)
     kept = load_run_config(store.root, CalibrateConfig)
-    changed = [f for f in config.__struct_fields__ if f not in ("out", "run_dir", "progress", "want", "name", "resplit")
-               and getattr(kept, f) != getattr(config, f)]  # how many to keep, and where, choose among the episodes
+    changed = [f for f in config.__struct_fields__ if f not in FREE and getattr(kept, f) != getattr(config, f)]
     if changed:  # its episodes were run under the first config: mixing them with another's would lie
         raise ConfigError(f"{store.root} was calibrated with another {', '.join(changed)} (its config.yaml); "
                           "use a new --run-dir")

@@ -47,6 +47,16 @@ def test_resplit_deals_every_solved_task_to_the_split_furthest_from_its_share():
         {"train": ["b"], "val": ["a"], "test": ["e"]}, {})
 
 
+def test_fill_tops_up_a_split_with_its_own_unsolved_tasks_fastest_first():
+    row = lambda name, split, passed, s: CalibrationTask(task=name, split=split, passed={"minimal": 0, "ref": passed},  # noqa: E731
+                                                         attempts=1, seconds=s)
+    rows = [row("a", "train", 1, 9.0), row("b", "train", 0, 5.0), row("c", "train", 0, 2.0), row("d", "val", 0, 1.0),
+            row("e", "test", 0, 3.0), row("f", "test", 0, 4.0)]
+    want = {"train": 2, "val": 2, "test": 1}
+    assert choose(rows, want, "minimal") == ({"train": ["a"], "val": [], "test": []}, {"train": 1, "val": 2, "test": 1})
+    assert choose(rows, want, "minimal", fill=True) == ({"train": ["a", "c"], "val": ["d"], "test": ["e"]}, {"val": 1})
+
+
 @needs_bwrap
 def test_calibrate_writes_a_subset_a_run_can_load_and_resumes(tmp_path):
     source = tmp_path / "some"
