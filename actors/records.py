@@ -426,3 +426,6 @@ class CalibrationReport(msgspec.Struct, kw_only=True):
     fill: bool = False
     """A split short of solved tasks was filled with its own unsolved tasks, the fastest first."""
     seconds: float = 0.0
+    """Wall time of this calibration call (a call that reused its episodes takes seconds)."""
+    episode_seconds: float = 0.0
+    """What its episodes took, whether run by this call or an earlier one into the same run directory."""

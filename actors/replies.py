@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from harnesses.action import object_end
 from harnesses.middleware.output_repair import strip_comments
 from harnesses.model import strip_reasoning
 
@@ -29,29 +30,6 @@ def strip_think(text: str) -> str:
     if text.lstrip().startswith("<think>"):
         return ""  # cut while still thinking: there is no answer
     return text
-
-
-def object_end(text: str, start: int) -> int | None:
-    """The index just past the {...} that opens at `start` (quotes respected), or None if it never closes."""
-    depth, quote, escaped = 0, "", False
-    for i in range(start, len(text)):
-        ch = text[i]
-        if quote:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == quote:
-                quote = ""
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "{[":
-            depth += 1
-        elif ch in "}]":
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return None
 
 
 def _relaxed(obj: str) -> str:

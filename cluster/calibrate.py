@@ -170,7 +170,8 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
                                screen=screen.name if screen else None, difficulties=config.difficulties,
                                resplit=config.resplit, fill=config.fill,
                                max_turns=config.max_turns, tasks=rows, splits=chosen, short=short,
-                               seconds=time.monotonic() - start)
+                               seconds=time.monotonic() - start,
+                               episode_seconds=sum(sum(v) for v in seconds.values()))
     store.write(CALIBRATION, report)
     if config.out:
         write_subset(Path(config.out), Path(tasks[0].path).parent, report, config.name)  # where the task folders are
@@ -215,5 +216,5 @@ def format_calibration(report: CalibrationReport) -> str:
     for split, names in report.splits.items():
         lines.append(f"{split}: {len(names)} kept" + (f" ({report.short[split]} fewer than wanted)"
                                                       if split in report.short else ""))
-    lines.append(f"{report.seconds / 60:.1f} minutes")
+    lines.append(f"{report.episode_seconds / 60:.1f} minutes of episodes ({report.seconds / 60:.1f} this time)")
     return "\n".join(lines)

@@ -49,8 +49,8 @@ COMMAND_FIELDS = ("a command has only `keystrokes` (and `duration`), or `tool` w
                   "`new`; a program and its arguments, such as `gcc -o greet greet.c`, go in `keystrokes`")
 
 
-def _close(text: str, start: int) -> int | None:
-    """Where the object opened by the `{` at `start` closes, respecting quoted strings (None: it never does)."""
+def object_end(text: str, start: int) -> int | None:
+    """The index just past the {...} that opens at `start` (quotes respected), or None if it never closes."""
     depth, quote, escaped = 0, "", False
     for i in range(start, len(text)):
         ch = text[i]
@@ -63,12 +63,12 @@ def _close(text: str, start: int) -> int | None:
                 quote = ""
         elif ch in "\"'":
             quote = ch
-        elif ch == "{":
+        elif ch in "{[":
             depth += 1
-        elif ch == "}":
+        elif ch in "}]":
             depth -= 1
             if depth == 0:
-                return i
+                return i + 1
     return None
 
 
@@ -76,9 +76,9 @@ def first_object(text: str) -> str | None:
     """The first balanced {...} in text (None: no object closes)."""
     start = text.find("{")
     while start != -1:
-        end = _close(text, start)
+        end = object_end(text, start)
         if end is not None:
-            return text[start:end + 1]
+            return text[start:end]
         start = text.find("{", start + 1)
     return None
 
@@ -89,7 +89,7 @@ def diagnose(raw: str, error: json.JSONDecodeError) -> str:
     text = raw.strip()
     if not text:
         return "the reply is empty"
-    if "{" in text and _close(text, text.find("{")) is None:
+    if "{" in text and object_end(text, text.find("{")) is None:
         return "it ends before its JSON object closes (cut off at the reply's length limit?): send a shorter reply"
     if text.startswith("```"):
         return "it starts with a code fence (```): send the bare JSON object, without the fence"
