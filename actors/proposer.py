@@ -212,14 +212,14 @@ def check_proposals(raw: str, harness: HarnessSpec, *, round: int, k: int, rejec
 
 
 class Proposer:
-    def __init__(self, model: Model, temperature: float = 0.7):
-        self.model, self.temperature = model, temperature
+    def __init__(self, model: Model, temperature: float = 0.7, max_tokens: int | None = None):
+        self.model, self.temperature, self.max_tokens = model, temperature, max_tokens
 
     def propose(self, harness: HarnessSpec, brief: MiningBrief, *, seed: int,
                 rejected_before: set[str]) -> tuple[list[Proposal], list[Refusal], str]:
         """Ask the model; never raises for what it returns."""
         request = ModelRequest(messages=proposer_messages(harness, brief), temperature=self.temperature,
-                               seed=seed, conversation_id=f"proposer-r{brief.round}")
+                               seed=seed, conversation_id=f"proposer-r{brief.round}", max_tokens=self.max_tokens)
         try:
             raw = self.model.complete(request).text
         except ModelError as e:

@@ -116,6 +116,13 @@ class ProposerConfig(Config):
     model: ModelConfig | None = None
     """None: the agent's own model, as in the paper. Else another backend: a stronger model for a small agent,
     or `{kind: sim}`, whose proposer is the sim's rule-based one (a baseline that needs no model)."""
+    max_tokens: int | None = None
+    """The proposer's reply budget (K proposals with their edits): None, the model's `max_tokens`, which a
+    small agent's turn budget makes too short for it (a proposal cut off is refused)."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError("max_tokens: must be at least 1")
 
 
 class RunConfig(Config):

@@ -54,7 +54,8 @@ def _controller(config: RunConfig, store: RunStore, splits, run_batch, proposer_
                 log) -> Controller:
     evaluator = Evaluator(store, run_batch, splits, config.attempts, config.seed)
     initial = load_harness(resolve_path(config.initial_harness))
-    return Controller(config.loop(), store, evaluator, miner_factory, Proposer(proposer_model), initial, log=log)
+    proposer = Proposer(proposer_model, max_tokens=config.proposer.max_tokens)
+    return Controller(config.loop(), store, evaluator, miner_factory, proposer, initial, log=log)
 
 
 def _miner_kwargs(config: RunConfig, model) -> dict:

@@ -134,3 +134,24 @@ def test_model_labels_merge_with_the_extractor(word_task, minimal, backend):
     assert failure.signature.source == "model" and failure.signature.mechanism == "premature_completion"
     assert parse_label("no idea") is None and parse_label('{"mechanism": "Bad Name!"}') is None
     assert parse_label('{"mechanism": "forgot_the_file", "criticality": "root_cause"}').mechanism == "forgot_the_file"
+
+
+def test_the_proposer_asks_for_its_own_reply_budget(minimal):
+    """A small agent's turn budget (512 tokens in demo-real) cut the real proposer's second proposal."""
+    from cluster.config import ProposerConfig, RunConfig
+    from harnesses.model import ModelReply
+
+    class Recorder:
+        name = "recorder"
+        seen: list = []
+
+        def complete(self, request):
+            self.seen.append(request.max_tokens)
+            return ModelReply(text=json.dumps({"proposals": [GOOD]}), model=self.name)
+
+    for budget in (None, 1536):
+        Proposer(Recorder(), max_tokens=budget).propose(minimal, brief(minimal), seed=0, rejected_before=set())
+    assert Recorder.seen == [None, 1536]
+    assert RunConfig(proposer=ProposerConfig(max_tokens=1536)).proposer.max_tokens == 1536
+    with pytest.raises(ValueError, match="max_tokens: must be at least 1"):
+        ProposerConfig(max_tokens=0)
