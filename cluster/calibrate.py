@@ -184,18 +184,19 @@ def write_subset(out: Path, source: Path, report: CalibrationReport, name: str |
     if empty:
         raise ConfigError(f"no task of split(s) {empty} was solved under any harness: no subset to write")
     out.mkdir(parents=True, exist_ok=True)
-    tried = " then ".join(report.harnesses)
-    if report.screen:
-        tried = f"{report.screen} on every task, then {', '.join(h for h in report.harnesses if h != report.screen)} on those it solved"
-    dealt = "; the solved tasks of every split were dealt anew (resplit)" if report.resplit else ""
-    dealt += "; a split short of solved tasks was filled with its unsolved ones, fastest first (fill)" if report.fill else ""
-    only = f"{'/'.join(report.difficulties)} tasks only; " if report.difficulties else ""
+    others = ", ".join(h for h in report.harnesses if h != report.screen)
+    how = [f"{report.screen} on every task, then {others} on those it solved" if report.screen
+           else " then ".join(report.harnesses)]
+    how += [f"{'/'.join(report.difficulties)} tasks only"] if report.difficulties else []
+    how += [f"{report.tasks[0].attempts if report.tasks else 1} attempt(s)"]
+    how += [f"at most {report.max_turns} turns"] if report.max_turns else []
+    then = ["Each split lists first the tasks the first harness failed"]
+    then += ["the solved tasks of every split were dealt anew (resplit)"] if report.resplit else []
+    then += ["a split short of solved tasks was filled with its unsolved ones, fastest first (fill)"] if report.fill else []
     meta = {"name": name or out.name,
             "description": (f"Chosen by `selfharness calibrate` for {report.model}: the tasks of {report.suite} it "
-                            f"solved under some harness ({tried}; {only}{report.tasks[0].attempts if report.tasks else 1} "
-                            f"attempt(s){f', at most {report.max_turns} turns' if report.max_turns else ''}). Each "
-                            f"split lists first the tasks the first harness failed{dealt}. calibration.json holds the "
-                            "evidence."),
+                            f"solved under some harness ({'; '.join(how)}). {'; '.join(then)}. calibration.json holds "
+                            "the evidence."),
             "tasks_from": os.path.relpath(source.resolve(), out.resolve())}
     if report.max_turns is not None:
         meta["max_turns"] = report.max_turns
