@@ -429,3 +429,15 @@ class CalibrationReport(msgspec.Struct, kw_only=True):
     """Wall time of this calibration call (a call that reused its episodes takes seconds)."""
     episode_seconds: float = 0.0
     """What its episodes took, whether run by this call or an earlier one into the same run directory."""
+
+
+class SuiteSplits(msgspec.Struct, kw_only=True):
+    """suite_splits.json: the splits a run dealt for a suite whose suite.yaml names none, kept so a resume or
+    rerun in the same run directory uses the same ones whatever task folders were added since."""
+
+    suite: str
+    root: str
+    """Where the suite was when the run started (informational: a resumed job may find it elsewhere)."""
+    rule: str
+    """How they were dealt (harnesses/splits.py RULE)."""
+    splits: dict[str, list[str]]

@@ -13,6 +13,7 @@ episodes.jsonl                  EpisodeLine per episode recorded
 approvals.jsonl                 Verdict per person's verdict
 final.json                      FinalReport: the sealed test split
 summary.json                    RolloutSummary (a `selfharness rollout`)
+suite_splits.json               SuiteSplits: the splits derived for a suite without suite.yaml splits
 harnesses/<harness>.yaml        HarnessSpec of every harness the run made or started from
 traces/<harness>/<split>/<episode>.json   Trace
 rounds/<n>/round.json           RoundRecord     rounds/<n>/mining.json     MiningReport
@@ -37,7 +38,7 @@ import msgspec
 from actors.mining.state import MinerState
 from actors.records import (ABResult, Adopted, CalibrationReport, Decision, EpisodeLine, FinalReport, LineageEntry,
                             MiningBrief, MiningReport, NoiseFloor, Pending, ProposalsFile, RolloutSummary, RoundRecord,
-                            RunState, Verdict)
+                            RunState, SuiteSplits, Verdict)
 from harnesses.spec import HarnessSpec, load_harness, save_harness
 from harnesses.trace import Trace, save_trace
 
@@ -64,6 +65,7 @@ APPROVALS = RunFile("approvals.jsonl", Verdict)
 FINAL = RunFile("final.json", FinalReport)
 SUMMARY = RunFile("summary.json", RolloutSummary)
 CALIBRATION = RunFile("calibration.json", CalibrationReport)
+SUITE_SPLITS = RunFile("suite_splits.json", SuiteSplits)
 HARNESS = RunFile("harnesses/{harness}.yaml", HarnessSpec)
 TRACE = RunFile("traces/{harness}/{split}/{episode}.json", Trace)
 ROUND = RunFile("rounds/{round}/round.json", RoundRecord)

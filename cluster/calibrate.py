@@ -25,6 +25,7 @@ from actors.model.config import ModelConfig, SimModelConfig, model_label
 from actors.records import CalibrationReport, CalibrationTask
 from actors.run_dir import CALIBRATION, RunStore
 from actors.sandbox.config import LocalSandboxConfig, SandboxConfig
+from actors.suite_splits import pin_splits
 from cluster.config import ConfigError, resolve_path, resolve_suite
 from harnesses.spec import load_harness
 from harnesses.tasks import load_suite
@@ -121,7 +122,7 @@ def calibrate(config: CalibrateConfig, store: RunStore, log=print) -> Calibratio
     from cluster.compose import RolloutPipeline
 
     start = time.monotonic()
-    suite = load_suite(resolve_suite(config.suite))
+    suite = pin_splits(store, load_suite(resolve_suite(config.suite)), log)
     missing = [s for s in config.want if not suite.splits.get(s)]
     if missing:
         raise ConfigError(f"suite {config.suite!r}: no tasks in split(s) {missing}")

@@ -26,6 +26,7 @@ from actors.sandbox.config import SandboxConfig
 from actors.sandbox.factory import build_backend
 from actors.sandbox.pool import SandboxPool
 from actors.scheduling import EpisodeQueue
+from actors.suite_splits import pin_splits
 from cluster.config import ConfigError, RolloutConfig, resolve_path, resolve_suite
 from cluster.ray_init import init_ray
 from harnesses.spec import HarnessSpec, load_harness
@@ -33,8 +34,13 @@ from harnesses.tasks import Suite, Task, load_suite
 from harnesses.trace import Trace
 
 
-def prepare(config: RolloutConfig) -> tuple[Suite, list[Task], HarnessSpec | None]:
+def prepare(config: RolloutConfig, store: RunStore | None = None,
+            log=print) -> tuple[Suite, list[Task], HarnessSpec | None]:
+    """The suite, the tasks of the rollout's split and its harness; with `store`, derived splits are the ones
+    that run directory keeps (actors/suite_splits.py)."""
     suite = load_suite(resolve_suite(config.suite))
+    if store is not None:
+        suite = pin_splits(store, suite, log)
     tasks = suite.split(config.split)
     if config.tasks:
         names = {t.name for t in tasks}
@@ -247,7 +253,7 @@ def run_rollout(config: RolloutConfig, store: RunStore, *, progress: bool = True
                 tasks: list[Task] | None = None, harness: HarnessSpec | None = None) -> tuple[list[Trace], RolloutSummary]:
     """One rollout on Ray, from actor start to actor end."""
     if tasks is None or (harness is None and config.agent == "model"):
-        _, tasks, harness = prepare(config)
+        _, tasks, harness = prepare(config, store)
     pipeline = RolloutPipeline.for_rollout(config, tasks, harness)
     try:
         specs = plan_episodes(tasks, config.attempts, config.seed, config.split)

@@ -130,7 +130,8 @@ class RunConfig(Config):
 
     name: str = "run"
     suite: str = "core"
-    """A built-in suite name or a path to a suite folder with a suite.yaml that fixes its splits."""
+    """A built-in suite name or a path to a suite folder: its suite.yaml fixes the splits, or (none there) the
+    run derives them at its start and keeps them in its run directory (actors/suite_splits.py)."""
     limit: int | None = None
     """Use at most this many tasks of each split (quick runs and tests); None = all."""
     initial_harness: str = "harnesses/minimal.yaml"

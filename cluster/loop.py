@@ -22,6 +22,7 @@ from actors.records import FinalReport
 from actors.rollout import RolloutWorker, infra_error_trace
 from actors.scheduling import run_in_threads
 from actors.run_dir import RunStore
+from actors.suite_splits import pin_splits
 from actors.sandbox.factory import build_backend
 from cluster.config import REPO_ROOT, ConfigError, RunConfig, resolve_path, resolve_suite, save_run_config
 from harnesses.spec import load_harness
@@ -29,11 +30,16 @@ from harnesses.tasks import Task, load_suite
 from harnesses.vocabulary import SPLITS
 
 
-def load_splits(config: RunConfig) -> dict[str, list[Task]]:
+def load_splits(config: RunConfig, store: RunStore | None = None, log=print) -> dict[str, list[Task]]:
+    """The run's tasks per split: the suite's, or (a suite without suite.yaml splits) the ones this run derived
+    at its start and keeps in `store` (actors/suite_splits.py)."""
     suite = load_suite(resolve_suite(config.suite))
+    if store is not None:
+        suite = pin_splits(store, suite, log)
     missing = [s for s in SPLITS if not suite.splits.get(s)]
     if missing:
-        raise ConfigError(f"suite {config.suite!r}: suite.yaml has no tasks in split(s) {missing}; "
+        where = "suite.yaml has" if suite.splits_source == "suite.yaml" else f"its {len(suite.tasks)} task(s) give"
+        raise ConfigError(f"suite {config.suite!r}: {where} no tasks in split(s) {missing}; "
                           "a run needs train, val and test")
     return {s: suite.split(s)[: config.limit] if config.limit else suite.split(s) for s in SPLITS}
 
@@ -68,7 +74,7 @@ def _miner_kwargs(config: RunConfig, model) -> dict:
 
 def run_loop_bare(config: RunConfig, store: RunStore, log=lambda *_: None) -> FinalReport:
     """The whole loop in this process: threads pull episodes, the model is in-process."""
-    splits = load_splits(config)
+    splits = load_splits(config, store, log)
     tasks = [t for ts in splits.values() for t in ts]
     model = build_model(config.model, tasks)
     worker = RolloutWorker(tasks, build_backend(config.sandbox), model, None)
@@ -122,7 +128,7 @@ class LoopOnRay:
         from cluster.compose import CONTROL, RolloutPipeline
 
         config, store = self.config, self.store
-        splits = load_splits(config)
+        splits = load_splits(config, store, self.log)
         tasks = [t for ts in splits.values() for t in ts]
         self.pipeline = pipeline = RolloutPipeline(tasks, model=config.model, sandbox=config.sandbox,
                                                    concurrency=config.concurrency, workers=config.workers,

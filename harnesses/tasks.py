@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import yaml
 
+from harnesses.dockerfile import DockerfileError, DockerfilePlan, plan_dockerfile
 from harnesses.sandbox import REWARD_FILES, VERIFIER_DIR, ExecResult, Sandbox
+from harnesses.splits import derive_splits
 from harnesses.trace import Tampering
 
 
@@ -60,7 +61,11 @@ class Task(msgspec.Struct, frozen=True, kw_only=True):
     (a weaker guarantee: see actors/sandbox/container_verify.py)."""
     environment: EnvironmentSpec = EnvironmentSpec()
     app_files: tuple[tuple[str, str], ...] = ()
-    """(local source, sandbox destination) pairs from the Dockerfile's COPY/ADD lines."""
+    """(source under environment/, absolute sandbox destination) of the final build stage's local COPY/ADD
+    lines; destinations outside /app are kept (a backend that builds the image puts them there)."""
+    build_only: tuple[str, ...] = ()
+    """'line N: why' for the final stage's COPY/ADD lines whose files only an image build gets (`--from` another
+    image or stage, a URL, an unresolved $VAR): a backend that places app_files instead lacks them."""
     workdir: str = "/app"
     max_turns: int | None = None
     """The suite's turn budget (suite.yaml `max_turns`, not a task.toml field): an episode stops at the lower
@@ -157,39 +162,16 @@ def _environment(env: dict, file: Path) -> EnvironmentSpec:
     )
 
 
-def parse_dockerfile_copies(dockerfile: Path) -> tuple[tuple[tuple[str, str], ...], str]:
-    """The COPY/ADD lines with local sources, and the final WORKDIR.
+def parse_dockerfile_copies(dockerfile: Path) -> DockerfilePlan:
+    """The final stage's local COPY/ADD files, WORKDIR and the lines only an image build reproduces.
 
-    The local backend cannot build images; it places these files and ignores RUN lines
-    (a task that needs them runs on the kubernetes backend, from its image).
+    The local backend cannot build images; it places these files and ignores RUN lines (a task that needs
+    them runs on a backend that builds or pulls its image). harnesses/dockerfile.py says what is read how.
     """
-    copies: list[tuple[str, str]] = []
-    workdir = "/app"
-    if not dockerfile.is_file():
-        return (), workdir
-    text = dockerfile.read_text().replace("\\\n", " ")
-    for lineno, line in enumerate(text.splitlines(), 1):
-        words = line.strip().split(None, 1)
-        if len(words) < 2 or words[0].startswith("#"):
-            continue
-        op, rest = words[0].upper(), words[1]
-        if op == "WORKDIR":
-            workdir = rest.strip()
-        elif op in ("COPY", "ADD"):
-            try:
-                parts = json.loads(rest) if rest.lstrip().startswith("[") else shlex.split(rest)
-            except (ValueError, json.JSONDecodeError) as e:
-                raise TaskError(dockerfile, f"line {lineno}", f"cannot parse {op}: {e}") from None
-            parts = [p for p in parts if not p.startswith("--")]
-            if len(parts) < 2:
-                raise TaskError(dockerfile, f"line {lineno}", f"{op} needs a source and a destination")
-            dest = parts[-1]
-            if not dest.startswith("/"):
-                dest = f"{workdir.rstrip('/')}/{dest}"
-            for src in parts[:-1]:
-                if "://" not in src:
-                    copies.append((src, dest))
-    return tuple(copies), workdir
+    try:
+        return plan_dockerfile(dockerfile)
+    except DockerfileError as e:
+        raise TaskError(dockerfile, f"line {e.line}", e.message) from None
 
 
 def load_task(path: Path | str) -> Task:
@@ -221,10 +203,7 @@ def load_task(path: Path | str) -> Task:
     tags = meta.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise TaskError(toml_file, "[metadata].tags", f"expected a list of strings, got {tags!r}")
-    copies, workdir = parse_dockerfile_copies(root / "environment" / "Dockerfile")
-    for src, _ in copies:
-        if not (root / "environment" / src).exists():
-            raise TaskError(root / "environment" / "Dockerfile", "COPY", f"source {src!r} does not exist")
+    plan = parse_dockerfile_copies(root / "environment" / "Dockerfile")
     return Task(
         name=root.name,
         path=str(root),
@@ -236,8 +215,9 @@ def load_task(path: Path | str) -> Task:
         verifier_timeout_s=_number(verifier, "timeout_sec", 600, toml_file, "verifier"),
         keep_processes=keep,
         environment=_environment(env, toml_file),
-        app_files=copies,
-        workdir=workdir,
+        app_files=plan.app_files,
+        workdir=plan.workdir,
+        build_only=plan.build_only,
     )
 
 
@@ -249,6 +229,8 @@ class Suite(msgspec.Struct, frozen=True, kw_only=True):
     tasks: dict[str, Task]
     splits: dict[str, list[str]]
     errors: list[str] = []
+    splits_source: Literal["suite.yaml", "derived"] = "suite.yaml"
+    """`derived`: suite.yaml names no splits, so harnesses/splits.py dealt them (a run keeps its copy)."""
 
     def split(self, name: str) -> list[Task]:
         if name == "all":
@@ -259,7 +241,8 @@ class Suite(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def load_suite(path: Path | str) -> Suite:
-    """Load every task below `path` and the splits of its `suite.yaml` (if any).
+    """Load every task below `path` and the splits of its `suite.yaml`, or derived ones (harnesses/splits.py)
+    when it has none or there is no suite.yaml (Terminal-Bench 2.0 as published).
 
     A `suite.yaml` may take its tasks from another folder (`tasks_from`, relative to it: a subset of a
     suite, such as a calibrated one) and grant every episode at most `max_turns` turns.
@@ -304,7 +287,11 @@ def load_suite(path: Path | str) -> Suite:
             if n not in tasks and not any(e.startswith(str(source / n) + "/") for e in errors):
                 raise TaskError(meta_file, f"splits.{split}", f"no task folder named {n!r} in {source}")
         splits[str(split)] = list(names)
-    return Suite(name=str(meta.get("name", root.name)), root=str(root), tasks=tasks, splits=splits, errors=errors)
+    source_of_splits: Literal["suite.yaml", "derived"] = "suite.yaml" if splits else "derived"
+    if not splits:
+        splits = derive_splits(tasks.values())
+    return Suite(name=str(meta.get("name", root.name)), root=str(root), tasks=tasks, splits=splits, errors=errors,
+                 splits_source=source_of_splits)
 
 
 def _suite_meta(meta_file: Path) -> dict:

@@ -11,6 +11,7 @@ from functools import lru_cache
 import msgspec
 
 from actors.records import EpisodeLine
+from actors.run_dir import SUITE_SPLITS, RunStore
 from actors.stats import wilson_interval
 from cluster.config import RunConfig
 from cluster.report import Run
@@ -60,7 +61,9 @@ def planned(run: Run) -> dict[str, int]:
     """Episodes per split one harness runs: tasks x attempts ({} when the suite cannot be read)."""
     cfg = run.config or RunConfig()
     try:
-        sizes = _split_sizes(cfg.suite, cfg.limit)
+        kept = RunStore(run.root, create=False).read(SUITE_SPLITS)  # a suite whose splits the run derived
+        sizes = ({s: len(kept.splits.get(s, [])[:cfg.limit] if cfg.limit else kept.splits.get(s, [])) for s in SPLITS}
+                 if kept is not None else _split_sizes(cfg.suite, cfg.limit))
     except Exception:  # a suite that moved: progress shows counts without totals
         return {}
     return {k: v * cfg.attempts for k, v in sizes.items()}
