@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from actors.sandbox.config import KubernetesSandboxConfig, LocalSandboxConfig, SandboxConfig
+from actors.sandbox.config import KubernetesSandboxConfig, SandboxConfig
 from actors.scheduling import NodeOffer, place_workers
 
 REFRESH_S = 2.0
@@ -23,8 +23,9 @@ REFRESH_S = 2.0
 
 
 def slot_cpus(sandbox: SandboxConfig) -> float:
-    """Ray CPU one running sandbox takes on the worker's node (a kubernetes pod runs elsewhere)."""
-    return sandbox.cpus if isinstance(sandbox, LocalSandboxConfig) else 0.0
+    """Ray CPU one running sandbox takes on the worker's node (a local or docker sandbox runs there; a
+    kubernetes pod runs elsewhere)."""
+    return 0.0 if isinstance(sandbox, KubernetesSandboxConfig) else sandbox.cpus
 
 
 def node_offer(sandbox: SandboxConfig, node: dict, free_cpus: float | None = None, held: int = 0) -> NodeOffer:

@@ -1,1 +1,1 @@
-"""Sandbox backends behind one `SandboxBackend` protocol: local (bubblewrap), kubernetes."""
+"""Sandbox backends behind one `SandboxBackend` protocol: local (bubblewrap), docker, kubernetes."""

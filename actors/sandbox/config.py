@@ -123,4 +123,63 @@ class KubernetesSandboxConfig(Config, tag="kubernetes", tag_field="kind"):
             raise ValueError("run_as_user: must be a non-root uid (>= 1) or null")
 
 
-SandboxConfig = LocalSandboxConfig | KubernetesSandboxConfig
+class DockerSandboxConfig(Config, tag="docker", tag_field="kind"):
+    """One container per episode on a Docker daemon (`actors/sandbox/docker/`; the `docker` extra).
+
+    The daemon is found as the docker CLI finds it: `host` when given, else $DOCKER_HOST, else the default
+    socket (unix:///var/run/docker.sock).
+    """
+
+    host: str | None = None
+    """The daemon's address, e.g. unix:///tmp/d/docker.sock or tcp://10.0.0.5:2375; None: $DOCKER_HOST or the default."""
+    images: Literal["build", "pull"] = "build"
+    """build: each task's image from its environment/Dockerfile (cached by a hash of the build context; a task
+    without one runs `default_image` with its files copied in); pull: the task's `docker_image` (built only when
+    it names none)."""
+    base_images: dict[str, str] = {}
+    """Rewrites of FROM (and COPY --from) images before a build, e.g. {"python:3.11-slim": "local/py311"}: how an
+    offline site, and the tests, build with local images."""
+    registry: str | None = None
+    """With images: pull, a registry (mirror) prefix: `registry/<docker_image>`."""
+    default_image: str = "python:3.11-slim"
+    build_network: str = "host"
+    """The network of `RUN` lines during a build (Terminal-Bench Dockerfiles apt-get and pip install)."""
+    internet_network: str = "bridge"
+    """The network of a task that allows the internet; every other task runs with none."""
+    build_retries: int = 2
+    """Builds and pulls tried again after a failure (with backoff); then an infrastructure error."""
+    start_retries: int = 2
+    """Containers tried again when one fails to be created or started."""
+    backoff_s: float = 2.0
+    api_timeout_s: float = 120.0
+    """Per call to the daemon (a build or pull has build_timeout_s of its task's, at least this)."""
+    exec_grace_s: float = 15.0
+    """How long past a command's own timeout its exec may take before it counts as hung."""
+    exec_retries: int = 2
+    """Retries of our own scripts and file copies whose exec failed (never of an agent command)."""
+    file_timeout_s: float = 120.0
+    max_read_mb: int = 256
+    deadline_margin_s: float = 600.0
+    """A container lives at most its task's agent + verifier timeouts + this; the sweeper removes it after."""
+    sweep_interval_s: float | None = 300.0
+    """How often a backend removes containers past their deadline and those of dead processes on this host."""
+    run_label: str | None = None
+    """The `selfharness.io/run` label of every container; None: $SELFHARNESS_RUN, else `adhoc`."""
+    cpus: float = 0.25
+    """Ray CPU each running sandbox reserves on its worker's node (the container's own CPU limit is task.toml's)."""
+
+    def __post_init__(self) -> None:
+        for name in ("api_timeout_s", "exec_grace_s", "file_timeout_s", "cpus"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name}: must be positive")
+        for name in ("build_retries", "start_retries", "exec_retries", "backoff_s", "deadline_margin_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must not be negative")
+        if self.max_read_mb < 1:
+            raise ValueError("max_read_mb: must be at least 1")
+        for src, dest in self.base_images.items():
+            if not src.strip() or not dest.strip() or any(c.isspace() for c in src + dest):
+                raise ValueError(f"base_images: {src!r} -> {dest!r}: image names have no spaces and are not empty")
+
+
+SandboxConfig = LocalSandboxConfig | KubernetesSandboxConfig | DockerSandboxConfig

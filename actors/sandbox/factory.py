@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.sandbox.config import KubernetesSandboxConfig, LocalSandboxConfig, SandboxConfig
+from actors.sandbox.config import DockerSandboxConfig, KubernetesSandboxConfig, LocalSandboxConfig, SandboxConfig
 from harnesses.sandbox import SandboxBackend, SandboxError
 
 
@@ -21,4 +21,8 @@ def build_backend(config: SandboxConfig) -> SandboxBackend:
         from actors.sandbox.kubernetes import KubernetesSandboxBackend
 
         return KubernetesSandboxBackend(config)
+    if isinstance(config, DockerSandboxConfig):
+        from actors.sandbox.docker.backend import DockerSandboxBackend
+
+        return DockerSandboxBackend(config)
     raise ValueError(f"sandbox.kind: unsupported backend {type(config).__name__}")
