@@ -2,10 +2,16 @@
 and doing nothing fails, and neither touches the verifier's places (an oracle that writes its
 own reward proves nothing about its solution). Also reports what the simulated model will find
 in each plan.
+
+A task whose oracle fails because its episode had no network (the verifier or the solution fetches
+its tools: apt-get, the uv installer, pip, git clone), and whose output says the network was missing,
+is `offline`, not `broken`: it needs a backend that gives it the internet, and says which command
+reached for it.
 """
 
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import msgspec
@@ -17,6 +23,36 @@ from harnesses.tasks import Task, load_suite
 from harnesses.trace import Trace
 
 
+FETCHERS = re.compile(r"\b(apt-get|apt|curl|wget|pip3?|uvx?|npm|git\s+clone|cargo|go\s+(?:get|install))\b|"
+                      r"^\s*(?:FROM|ADD\s+https?://)|--from=")
+"""Lines of a verifier, a solution or a Dockerfile that reach for the network (a registry, a URL)."""
+NO_NETWORK = re.compile(r"Temporary failure (?:in )?(?:name )?resol(?:ution|ving)|Could not resolve|Network is unreachable|"
+                        r"Failed to fetch|Name or service not known|No address associated|Failed to connect|"
+                        r"Connection (?:refused|timed out)|getaddrinfo|dns error|Could not connect|dial tcp|"
+                        r"pull access denied|manifest unknown|i/o timeout", re.IGNORECASE)
+"""What programs print when there is no network."""
+
+
+def needs_internet(task: Task, output: str) -> str | None:
+    """Why a failed oracle looks like a missing network rather than a broken task (None: it does not):
+    the task's own scripts fetch something, and the episode's output says the network was not there."""
+    if task.environment.allow_internet:
+        return None
+    said = NO_NETWORK.search(output or "")
+    if said is None:
+        return None
+    for script in (task.tests_dir / "test.sh", task.solution_dir / "solve.sh", task.environment_dir / "Dockerfile"):
+        try:
+            lines = script.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        for n, line in enumerate(lines, 1):
+            if FETCHERS.search(line) and not line.lstrip().startswith("#"):
+                where = f"{script.parent.name}/{script.name}:{n}"
+                return f"needs the internet: {where} `{line.strip()[:80]}` and the output says {said.group(0)!r}"
+    return None
+
+
 class TaskCheck(msgspec.Struct, kw_only=True):
     task: str
     split: str
@@ -25,10 +61,16 @@ class TaskCheck(msgspec.Struct, kw_only=True):
     steps: int = 0
     families: list[str] = []
     problems: list[str] = []
+    offline: str | None = None
+    """Why the task cannot run without the internet (its oracle failed for that alone); None: it can."""
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and self.offline is None
+
+    @property
+    def status(self) -> str:
+        return "offline" if self.offline and not self.problems else ("ok" if self.ok else "broken")
 
 
 class SuiteCheck(msgspec.Struct, kw_only=True):
@@ -39,18 +81,23 @@ class SuiteCheck(msgspec.Struct, kw_only=True):
 
     @property
     def ok(self) -> bool:
-        return not self.load_errors and all(t.ok for t in self.tasks)
+        """No task broken (a task that needs the internet is not broken, only not runnable here)."""
+        return not self.load_errors and all(t.status != "broken" for t in self.tasks)
 
     def format(self) -> str:
         lines = [f"suite {self.suite}: {len(self.tasks)} tasks, splits "
                  + ", ".join(f"{k}={v}" for k, v in self.split_sizes.items())]
+        marks = {"ok": "ok     ", "offline": "OFFLINE", "broken": "FAIL   "}
         for t in self.tasks:
-            mark = "ok  " if t.ok else "FAIL"
-            lines.append(f"  {mark} {t.task:<34} {t.split:<6} oracle={t.oracle_reward} noop={t.noop_reward} "
-                         f"steps={t.steps} {','.join(t.families)}" + ("".join(f"\n       - {p}" for p in t.problems)))
+            notes = [t.offline] if t.status == "offline" else t.problems
+            lines.append(f"  {marks[t.status]} {t.task:<34} {t.split:<6} oracle={t.oracle_reward} "
+                         f"noop={t.noop_reward} steps={t.steps} {','.join(t.families)}"
+                         + "".join(f"\n       - {p}" for p in notes))
         lines += [f"  LOAD ERROR {e}" for e in self.load_errors]
-        bad = sum(not t.ok for t in self.tasks) + len(self.load_errors)
-        lines.append("all tasks sound" if not bad else f"{bad} task(s) with problems")
+        bad = sum(t.status == "broken" for t in self.tasks) + len(self.load_errors)
+        offline = sum(t.status == "offline" for t in self.tasks)
+        lines.append(("all tasks sound" if not bad else f"{bad} task(s) with problems")
+                     + (f"; {offline} need the internet to run (offline here)" if offline else ""))
         return "\n".join(lines)
 
 
@@ -80,13 +127,17 @@ def check_task(task: Task, split: str, backend: SandboxBackend) -> TaskCheck:
     oracle = run_calibration_episode("oracle", task, backend)
     noop = run_calibration_episode("noop", task, backend)
     problems += [p for p in (_tampered("the oracle", oracle), _tampered("doing nothing", noop)) if p]
+    offline = None
     if oracle.infra_error or oracle.reward is None or oracle.reward < 1.0:
-        problems.append(f"oracle did not pass: reward={oracle.reward} {oracle.infra_error or ''} "
-                        f"{oracle.verifier_output[-300:]}".strip())
+        said = "\n".join([oracle.verifier_output or ""] + [c.output for c in oracle.commands])
+        offline = needs_internet(task, f"{oracle.infra_error or ''}\n{said}")
+        if offline is None:
+            problems.append(f"oracle did not pass: reward={oracle.reward} {oracle.infra_error or ''} "
+                            f"{oracle.verifier_output[-300:]}".strip())
     if noop.infra_error or noop.reward is None or noop.reward > 0:
         problems.append(f"doing nothing did not score 0: reward={noop.reward} {noop.infra_error or ''}".strip())
     return TaskCheck(task=task.name, split=split, oracle_reward=oracle.reward, noop_reward=noop.reward,
-                     steps=steps, families=fams, problems=problems)
+                     steps=steps, families=fams, problems=problems, offline=offline)
 
 
 def _tampered(who: str, trace: Trace) -> str:

@@ -175,7 +175,19 @@ def _print_final(report, root: Path, write: bool = False) -> None:
 def _tasks_check(args: argparse.Namespace) -> int:
     from benchmarks.check import check_suite
 
-    report = check_suite(Path(args.dir), concurrency=args.concurrency, progress=not args.json)
+    backend = None
+    if args.sandbox == "docker":
+        from actors.sandbox.config import DockerSandboxConfig
+        from actors.sandbox.factory import build_backend
+        from harnesses.sandbox import SandboxError
+
+        bases = dict(b.split("=", 1) for b in args.base_image or [] if "=" in b)
+        try:
+            backend = build_backend(DockerSandboxConfig(host=args.docker_host, images=args.images, base_images=bases))
+        except SandboxError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    report = check_suite(Path(args.dir), concurrency=args.concurrency, progress=not args.json, backend=backend)
     if args.json:
         print(json.dumps(msgspec.to_builtins(report), indent=2))
     else:
@@ -297,6 +309,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("dir")
     c.add_argument("--concurrency", type=int, default=4)
     c.add_argument("--json", action="store_true")
+    c.add_argument("--sandbox", choices=["local", "docker"], default="local",
+                   help="docker: each task in its own image, built from its Dockerfile (or pulled, --images pull); "
+                        "tells a task that needs the internet (OFFLINE) from a broken one")
+    c.add_argument("--docker-host", help="the Docker daemon (default: $DOCKER_HOST, else the default socket)")
+    c.add_argument("--images", choices=["build", "pull"], default="build")
+    c.add_argument("--base-image", action="append", metavar="FROM=LOCAL",
+                   help="build with LOCAL wherever a Dockerfile says FROM (or COPY --from) FROM; repeatable")
     c.set_defaults(func=_tasks_check)
     cal = tsub.add_parser("calibrate", help="which tasks a model solves under some harness; writes the subset suite "
                                             "a run on it can afford (tasks_from, max_turns)")

@@ -48,6 +48,30 @@ def backend():
     return LocalSandboxBackend()
 
 
+@pytest.fixture(scope="session")
+def docker_host():
+    """A private dockerd for this test session (own socket, data root, stopped at the end), with the offline
+    base images the core suite starts FROM (debootstrap once per machine; actors/sandbox/docker/baseimage.py)."""
+    import os
+    import tempfile
+
+    if shutil.which("dockerd") is None or shutil.which("debootstrap") is None or os.geteuid() != 0:
+        pytest.skip("the docker tests need root, dockerd and debootstrap (cluster/setup.sh installs them)")
+    import docker
+
+    from actors.sandbox.docker.baseimage import import_base
+    from actors.sandbox.docker.dockerd import PrivateDockerd
+
+    root = Path(tempfile.mkdtemp(prefix="shd-", dir="/tmp"))
+    daemon = PrivateDockerd(root).start()
+    try:
+        import_base(docker.DockerClient(base_url=daemon.host))
+        yield daemon.host
+    finally:
+        daemon.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def sim(quirk: str | None, tasks, rate: float = 1.0) -> SimModel:
     return SimModel(only(quirk, rate), list(tasks))
 
@@ -79,7 +103,8 @@ HEAVY: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("imports a heavy optional package", re.compile(rf"importorskip\(\s*{_Q}(?:ray|playwright|selenium){_Q}")),
     ("runs a batch of sandbox episodes (rollout, loop, suite check or red team)",
      re.compile(r"(?<!\w)(?:run_loop_bare|run_rollout_bare|run_episodes|check_suite|red_team)\(")),
-    (SANDBOX_REASON, re.compile(r"(?<!\w)(?:LocalSandbox|LocalSandboxBackend|KubernetesSandboxBackend)\(")),
+    (SANDBOX_REASON, re.compile(r"(?<!\w)(?:LocalSandbox|LocalSandboxBackend|KubernetesSandboxBackend|"
+                                r"DockerSandboxBackend|PrivateDockerd)\(")),
 )
 RAY_SUBCOMMANDS = {"run", "resume", "rollout", "serve"}
 """`selfharness` subcommands that start Ray (`python -m cluster.job` always does)."""

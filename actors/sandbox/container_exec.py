@@ -104,7 +104,9 @@ def command_script(command: str, *, cwd: str, env: dict[str, str], timeout_s: fl
     q = shlex.quote
     body = [
         f"cd -- {q(cwd)} 2>/dev/null || {{ echo {q(f'bash: cd: {cwd}: No such file or directory')}; return 1; }}",
-        f"ulimit -c 0 2>/dev/null; ulimit -t {int(limits.cpu_seconds)} 2>/dev/null",
+        # soft below hard: the kernel sends SIGXCPU at the soft limit (read as 'cpu'), SIGKILL only a second later
+        f"ulimit -c 0 2>/dev/null; ulimit -H -t {int(limits.cpu_seconds) + 1} 2>/dev/null; "
+        f"ulimit -S -t {int(limits.cpu_seconds)} 2>/dev/null",
         f"ulimit -f {int(limits.max_file_mb) * 1024} 2>/dev/null",
         'export TERM="${TERM:-dumb}"',
     ]

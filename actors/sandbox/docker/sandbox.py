@@ -16,6 +16,8 @@ import time
 import weakref
 from typing import Any
 
+import msgspec
+
 from actors.sandbox.container_exec import ExecFailure, ExecOutcome
 from actors.sandbox.container_sandbox import ExecSandbox
 from harnesses.sandbox import ExecResult, Limits, SandboxError
@@ -143,9 +145,11 @@ class DockerSandbox(ExecSandbox):
 
     def exec(self, command: str, *, timeout_s: float, cwd: str = "/app",
              env: dict[str, str] | None = None) -> ExecResult:
+        self._check_open()  # closed before: an error; closed while it runs: the command was stopped
         started = time.monotonic()
         try:
-            return super().exec(command, timeout_s=timeout_s, cwd=cwd, env=env)
+            result = super().exec(command, timeout_s=timeout_s, cwd=cwd, env=env)
+            return msgspec.structs.replace(result, killed_by="closed") if self._closed else result
         except SandboxError:
             if not self._closed:
                 raise
