@@ -12,6 +12,10 @@ command -v make    >/dev/null || need+=(make)
 command -v sqlite3 >/dev/null || need+=(sqlite3)
 command -v curl    >/dev/null || need+=(curl)
 [ -x /usr/bin/python3 ] || need+=(python3)
+# Debian's Docker (20.10) and debootstrap: the docker sandbox backend, and the offline base images its tests
+# build (tests/conftest.py starts a private dockerd; actors/sandbox/docker/baseimage.py)
+command -v dockerd     >/dev/null || need+=(docker.io)
+command -v debootstrap >/dev/null || need+=(debootstrap)
 lean=()  # without their recommended packages
 # Debian's Prometheus, which tests/cluster/test_prometheus.py runs against Ray's metrics; its
 # recommends (node exporter, smartmontools, ...) would add 20-odd packages and seconds it needs not.

@@ -24,9 +24,11 @@ from harnesses.sandbox import SandboxError
 
 MIRROR = os.environ.get("SELFHARNESS_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 RELEASE = "bookworm"
-PACKAGES = ("python3", "python-is-python3", "gcc", "libc6-dev", "make", "git", "ca-certificates", "procps")
-"""Bookworm's Python is 3.11; gcc, make and git are what the core suite's gcc:12 and buildpack-deps images
-give its tasks (the local backend gives them the host's)."""
+PACKAGES = ("python3", "python-is-python3", "python3-pip", "gcc", "libc6-dev", "make", "git", "ca-certificates",
+            "procps")
+"""Bookworm's Python is 3.11 (its pip refuses system installs, PEP 668, as the local backend's host Python
+does); gcc, make and git are what the core suite's gcc:12 and buildpack-deps images give its tasks (the
+local backend gives them the host's)."""
 CORE_TAGS = ("python:3.11-slim", "gcc:12", "buildpack-deps:bookworm-scm")
 """The images the core suite's Dockerfiles start FROM."""
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "selfharness" / "docker-base"
@@ -62,7 +64,7 @@ def rootfs_tar(release: str = RELEASE, packages: tuple[str, ...] = PACKAGES, mir
     return target
 
 
-def import_base(client, tags: tuple[str, ...] = CORE_TAGS, *, log=print, **recipe) -> str:
+def import_base(client, tags: tuple[str, ...] = CORE_TAGS, *, log=print, cache: Path = CACHE, **recipe) -> str:
     """Import the recipe's root filesystem under every tag (skipped where the tag already is this recipe's
     image); returns the image id."""
     key = recipe_key(**recipe)
@@ -70,7 +72,7 @@ def import_base(client, tags: tuple[str, ...] = CORE_TAGS, *, log=print, **recip
     have = [i for i in client.images.list(filters={"label": label})]
     if have and all(t in (have[0].tags or []) for t in tags):
         return have[0].id
-    tar = rootfs_tar(log=log, **recipe)
+    tar = rootfs_tar(log=log, cache=cache, **recipe)
     start = time.monotonic()
     repo, _, tag = tags[0].rpartition(":") if ":" in tags[0] else (tags[0], "", "latest")
     changes = [f"LABEL {label}", 'CMD ["bash"]',
