@@ -66,8 +66,8 @@ class RolloutConfig(Config):
 
 
 def resolve_suite(suite: str) -> Path:
-    """A suite name or path -> its folder."""
-    path = Path(suite)
+    """A suite name or path (~ expanded) -> its folder."""
+    path = Path(suite).expanduser()
     if path.is_dir():
         return path.resolve()
     builtin = SUITES_DIR / suite

@@ -46,3 +46,26 @@ def test_core_sim_rollout_on_docker_matches_local(docker_backend):
     assert differ <= read_only, sorted(differ - read_only)
     assert a.pass_rate == b.pass_rate and a.by_task == b.by_task
     assert docker_backend.live_names() == set()
+
+
+def test_a_ray_rollout_builds_the_docker_backend_from_its_config(docker_host, tmp_path):
+    """The config path: RolloutConfig.sandbox -> the factory, inside Ray worker processes; no container outlives it."""
+    import docker
+
+    from actors.run_dir import RunStore
+    from actors.sandbox.kubernetes.pod import SANDBOX_LABEL
+    from cluster.compose import run_rollout
+    from cluster.config import RolloutConfig
+    from tests.conftest import FIXTURE_SUITE
+
+    cfg = RolloutConfig(suite=str(FIXTURE_SUITE), split="train", agent="oracle", attempts=2, concurrency=2, workers=2,
+                        sandbox=DockerSandboxConfig(host=docker_host))
+    try:
+        traces, summary = run_rollout(cfg, RunStore(tmp_path), progress=False)
+    finally:
+        import ray
+
+        ray.shutdown()
+    assert summary.episodes == 2 and summary.pass_rate == 1.0 and summary.infra_errors == 0
+    client = docker.DockerClient(base_url=docker_host)
+    assert client.api.containers(all=True, filters={"label": f"{SANDBOX_LABEL}=true"}) == []

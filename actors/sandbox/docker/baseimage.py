@@ -29,8 +29,9 @@ PACKAGES = ("python3", "python-is-python3", "python3-pip", "gcc", "libc6-dev", "
 """Bookworm's Python is 3.11 (its pip refuses system installs, PEP 668, as the local backend's host Python
 does); gcc, make and git are what the core suite's gcc:12 and buildpack-deps images give its tasks (the
 local backend gives them the host's)."""
-CORE_TAGS = ("python:3.11-slim", "gcc:12", "buildpack-deps:bookworm-scm")
-"""The images the core suite's Dockerfiles start FROM."""
+CORE_TAGS = ("python:3.11-slim", "gcc:12", "buildpack-deps:bookworm-scm", "python:3.11-slim-bookworm",
+             "debian:bookworm-slim")
+"""The images the core suite's Dockerfiles start FROM, and those of the tests' fixture suites."""
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "selfharness" / "docker-base"
 
 

@@ -68,8 +68,9 @@ class PrivateDockerd:
             return "(no log)"
 
     def stop(self) -> None:
-        """SIGTERM (dockerd stops its containers and containerd), SIGKILL after 30 s."""
+        """SIGTERM (dockerd stops its containers and containerd), SIGKILL after 30 s; then what it left mounted."""
         if self.proc is None or self.proc.poll() is not None:
+            self.unmount()
             return
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -77,6 +78,16 @@ class PrivateDockerd:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
+        self.unmount()
+
+    def unmount(self) -> None:
+        """What dockerd leaves mounted under its root once it is gone (its netns file, overlay layers of a
+        killed daemon), deepest first, so the directory can be removed."""
+        prefix = str(self.root.resolve()) + "/"
+        with open("/proc/mounts") as f:
+            points = [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
+        for point in sorted(points, key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], capture_output=True)
 
     def __enter__(self) -> "PrivateDockerd":
         return self.start()
