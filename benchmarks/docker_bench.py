@@ -6,8 +6,8 @@
    apart: the other tasks with the same line reuse its layer), then the same builds again (the context-hash
    cache);
 3. the episode overhead: the oracle and the verifier of `--tasks` core tasks, each backend in turn, repeated
-   `--rounds` times interleaved, images already built; the ratio docker / local of the mean episode time, and
-   of open+close alone.
+   `--rounds` times interleaved, images already built; the ratio docker / local of the mean episode time, of
+   open+close alone, and the time of one command.
 
     .venv/bin/python benchmarks/docker_bench.py [--tasks 12] [--rounds 3] [--reuse-base] [--out benchmarks/results/docker]
 """
@@ -108,6 +108,15 @@ def main() -> None:
                     assert passed, (name, t.name)
                     times[name].append(whole)
                     lifecycle[name].append(life)
+        per_exec = {}
+        for name, b in (("local", local), ("docker", backend)):
+            with b.open(chosen[0], Limits()) as sandbox:
+                s = time.monotonic()
+                for _ in range(30):
+                    sandbox.exec("true", timeout_s=10)
+                per_exec[name] = (time.monotonic() - s) / 30
+        results["exec_mean_s"] = {k: round(v, 4) for k, v in per_exec.items()}
+        print(f"one command (`true`): local {per_exec['local'] * 1000:.0f} ms, docker {per_exec['docker'] * 1000:.0f} ms")
         backend.close()
         mean = {k: statistics.mean(v) for k, v in times.items()}
         life = {k: statistics.mean(v) for k, v in lifecycle.items()}

@@ -38,12 +38,54 @@ class ExecSandbox:
     config: Any
     _baseline: Snapshot
 
-    def _stream(self, argv: list[str], *, what: str, sink_factory, timeout_s: float, idempotent: bool,
-                stdin: bytes | None = None) -> tuple[cx.ExecOutcome, Any]:
+    def _exec_once(self, argv: list[str], *, sink: Any, stdin: bytes | None, timeout_s: float) -> cx.ExecOutcome:
+        """One exec of argv (stdout into sink); ExecFailure when it breaks (the backend's transport)."""
         raise NotImplementedError
+
+    def _retry_pause(self, attempt: int) -> None:
+        raise NotImplementedError
+
+    def _hint(self) -> str:
+        """Why an exec may have failed, from the container's state ('' when it looks healthy)."""
+        return ""
+
+    def _count(self, what: str) -> None:
+        """A counter of the backend's (execs, exec_failures, exec_retries)."""
 
     def _check_open(self) -> None:
         raise NotImplementedError
+
+    def _stream(self, argv: list[str], *, what: str, sink_factory, timeout_s: float, idempotent: bool,
+                stdin: bytes | None = None) -> tuple[cx.ExecOutcome, Any]:
+        """An exec with a fresh sink, tried again only when nothing can have run twice: a failure before it
+        started, or any failure of an idempotent operation (our scripts, file copies, probes)."""
+        attempts = 1 + self.config.exec_retries
+        for i in range(attempts):
+            self._check_open()
+            sink = sink_factory()
+            try:
+                outcome = self._exec_once(argv, sink=sink, stdin=stdin, timeout_s=timeout_s)
+                self._count("execs")
+                return outcome, sink
+            except cx.ExecFailure as e:
+                self._count("exec_failures")
+                closed = getattr(self, "_closed", False)
+                again = e.retryable and (idempotent or not e.started) and i + 1 < attempts and not closed
+                if not again:
+                    raise SandboxError(f"{self._what}: {what}: {e}{self._hint()}") from None
+                self._count("exec_retries")
+                log.info("%s: %s: %s; retrying", self._what, what, e)
+                self._retry_pause(i)
+        raise AssertionError("unreachable")
+
+    def ready(self, upload: bool):
+        """This sandbox set up (`_setup`), or closed and the error raised."""
+        try:
+            self._setup(upload)
+        except BaseException:
+            self.close()  # type: ignore[attr-defined]
+            raise
+        return self
 
     @property
     def _what(self) -> str:

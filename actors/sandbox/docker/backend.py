@@ -110,13 +110,7 @@ class DockerSandboxBackend:
                     break
                 log.warning("task %s: a container did not start (%s)", task.name, e)
                 continue
-            sandbox = DockerSandbox(self, container_id, name, image, task, limits)
-            try:
-                sandbox._setup(upload)
-            except BaseException:
-                sandbox.close()
-                raise
-            return sandbox
+            return DockerSandbox(self, container_id, name, image, task, limits).ready(upload)
         raise SandboxError(f"task {task.name}: no container of image {image} started: {last}")
 
     def _start(self, task: Any, limits: Limits, image: str) -> tuple[str, str]:

@@ -155,21 +155,11 @@ class DockerSandbox(ExecSandbox):
                 raise
             return ExecResult(exit_code=137, output="", duration_s=time.monotonic() - started, killed_by="closed")
 
-    def _stream(self, argv: list[str], *, what: str, sink_factory, timeout_s: float, idempotent: bool,
-                stdin: bytes | None = None):
-        attempts = 1 + self.config.exec_retries
-        for i in range(attempts):
-            self._check_open()
-            sink = sink_factory()
-            try:
-                return run_exec(self.api, self.id, argv, sink=sink, stdin=stdin, timeout_s=timeout_s), sink
-            except ExecFailure as e:
-                again = e.retryable and (idempotent or not e.started) and i + 1 < attempts and not self._closed
-                if not again:
-                    raise SandboxError(f"container {self.name}: {what}: {e}{self._hint()}") from None
-                log.info("container %s: %s: %s; retrying", self.name, what, e)
-                time.sleep(self.config.backoff_s * 2 ** i)
-        raise AssertionError("unreachable")
+    def _exec_once(self, argv: list[str], *, sink, stdin: bytes | None, timeout_s: float) -> ExecOutcome:
+        return run_exec(self.api, self.id, argv, sink=sink, stdin=stdin, timeout_s=timeout_s)
+
+    def _retry_pause(self, attempt: int) -> None:
+        time.sleep(self.config.backoff_s * 2 ** attempt)
 
     def _hint(self) -> str:
         """Why an exec may have failed, from the container's state ('' when it looks healthy)."""

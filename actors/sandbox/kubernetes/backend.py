@@ -187,13 +187,7 @@ class KubernetesSandboxBackend:
                 self._live.discard(name)
 
     def _ready_sandbox(self, name: str, task: Any, limits: Limits, upload: bool) -> KubernetesSandbox:
-        sandbox = KubernetesSandbox(self, name, task, limits)
-        try:
-            sandbox._setup(upload)
-        except BaseException:
-            sandbox.close()
-            raise
-        return sandbox
+        return KubernetesSandbox(self, name, task, limits).ready(upload)
 
     def _adopt_warm(self, name: str, task: Any, limits: Limits, episode: str, upload: bool):
         """Label a warm pod for its episode and check it; None (and the pod deleted) if it fails."""

@@ -7,7 +7,6 @@ import logging
 import weakref
 from typing import Any, Protocol
 
-from actors.sandbox.container_exec import ExecFailure
 from actors.sandbox.container_sandbox import ExecSandbox
 from actors.sandbox.integrity import Snapshot
 from actors.sandbox.kubernetes import stream as kx
@@ -63,27 +62,18 @@ class KubernetesSandbox(ExecSandbox):
 
     # ------------------------------------------------------------------ the stream
 
-    def _stream(self, argv: list[str], *, what: str, sink_factory, timeout_s: float, idempotent: bool,
-                stdin: bytes | None = None):
-        attempts = 1 + self.config.exec_retries
-        for i in range(attempts):
-            self._check_open()
-            sink = sink_factory()
-            try:
-                outcome = kx.exec_stream(self.api.stream_api(), self.config.namespace, self.name, CONTAINER, argv,
-                                         sink=sink, stdin=stdin, timeout_s=timeout_s,
-                                         connect_timeout_s=self.config.exec_connect_timeout_s)
-                self.api.count("execs")
-                return outcome, sink
-            except ExecFailure as e:
-                self.api.count("exec_failures")
-                again = e.retryable and (idempotent or not e.started) and i + 1 < attempts and not self._closed
-                if not again:
-                    raise SandboxError(f"pod {self.name}: {what}: {e}{self._pod_hint()}") from None
-                self.api.count("exec_retries")
-                log.info("pod %s: %s: %s; retrying", self.name, what, e)
-                self.api.sleep(self.api.backoff(i))
-        raise AssertionError("unreachable")
+    def _exec_once(self, argv: list[str], *, sink, stdin: bytes | None, timeout_s: float):
+        return kx.exec_stream(self.api.stream_api(), self.config.namespace, self.name, CONTAINER, argv, sink=sink,
+                              stdin=stdin, timeout_s=timeout_s, connect_timeout_s=self.config.exec_connect_timeout_s)
+
+    def _retry_pause(self, attempt: int) -> None:
+        self.api.sleep(self.api.backoff(attempt))
+
+    def _count(self, what: str) -> None:
+        self.api.count(what)
+
+    def _hint(self) -> str:
+        return self._pod_hint()
 
     def _pod_hint(self) -> str:
         """Why the stream may have failed, from the pod's state ('' when it looks healthy)."""
