@@ -31,6 +31,8 @@ NO_NETWORK = re.compile(r"Temporary failure (?:in )?(?:name )?resol(?:ution|ving
                         r"Connection (?:refused|timed out)|getaddrinfo|dns error|Could not connect|dial tcp|"
                         r"pull access denied|manifest unknown|i/o timeout", re.IGNORECASE)
 """What programs print when there is no network."""
+HOSTS = re.compile(r"lookup ([\w.-]+)|https?://([\w.-]+)")
+"""The hosts an error message says it could not reach."""
 
 
 def needs_internet(task: Task, output: str) -> str | None:
@@ -41,16 +43,24 @@ def needs_internet(task: Task, output: str) -> str | None:
     said = NO_NETWORK.search(output or "")
     if said is None:
         return None
-    for script in (task.tests_dir / "test.sh", task.solution_dir / "solve.sh", task.environment_dir / "Dockerfile"):
+    scripts = [task.tests_dir / "test.sh", task.solution_dir / "solve.sh", task.environment_dir / "Dockerfile"]
+    if "did not build" in output or "could not be pulled" in output:
+        scripts = scripts[2:]  # the image itself needed the network
+    found = []
+    for script in scripts:
         try:
             lines = script.read_text(errors="replace").splitlines()
         except OSError:
             continue
-        for n, line in enumerate(lines, 1):
-            if FETCHERS.search(line) and not line.lstrip().startswith("#"):
-                where = f"{script.parent.name}/{script.name}:{n}"
-                return f"needs the internet: {where} `{line.strip()[:80]}` and the output says {said.group(0)!r}"
-    return None
+        found += [(line.lstrip().upper().startswith("FROM"), f"{script.parent.name}/{script.name}:{n}", line.strip())
+                  for n, line in enumerate(lines, 1) if FETCHERS.search(line) and not line.lstrip().startswith("#")]
+    if not found:
+        return None
+    hosts = {h for pair in HOSTS.findall(output) for h in pair if h}
+    # the line naming a host the output could not reach; else any but a FROM; a FROM only when nothing else does
+    _, _, where, line = min(((not any(h in f[2] for h in hosts), f[0], f[1], f[2]) for f in found),
+                            key=lambda f: f[:2])
+    return f"needs the internet: {where} `{line[:80]}` and the output says {said.group(0)!r}"
 
 
 class TaskCheck(msgspec.Struct, kw_only=True):
@@ -134,7 +144,8 @@ def check_task(task: Task, split: str, backend: SandboxBackend) -> TaskCheck:
         if offline is None:
             problems.append(f"oracle did not pass: reward={oracle.reward} {oracle.infra_error or ''} "
                             f"{oracle.verifier_output[-300:]}".strip())
-    if noop.infra_error or noop.reward is None or noop.reward > 0:
+    same_cause = offline and noop.infra_error and needs_internet(task, noop.infra_error)  # no network stopped both
+    if not same_cause and (noop.infra_error or noop.reward is None or noop.reward > 0):
         problems.append(f"doing nothing did not score 0: reward={noop.reward} {noop.infra_error or ''}".strip())
     return TaskCheck(task=task.name, split=split, oracle_reward=oracle.reward, noop_reward=noop.reward,
                      steps=steps, families=fams, problems=problems, offline=offline)

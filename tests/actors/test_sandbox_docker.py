@@ -325,3 +325,18 @@ def test_a_killed_episode_leaves_no_container(backend, task):
 def test_a_missing_daemon_says_how_to_start_one(tmp_path):
     with pytest.raises(SandboxError, match=r"no Docker daemon answers at unix://.*Start one: .*dockerd"):
         connect(DockerSandboxConfig(host=f"unix://{tmp_path}/none.sock"))
+
+
+def test_the_tb2_shaped_suite_on_docker_offline(backend):
+    """Terminal-Bench 2.0's shapes (multi-stage, COPY --from an image, files outside /app, BuildKit's --chmod,
+    ADD of a URL): what builds here passes, what needs a registry or a URL is OFFLINE with the line that reaches out."""
+    from benchmarks.check import check_suite
+
+    report = check_suite(ROOT / "tests" / "fixtures" / "tb2-shapes", concurrency=2, progress=False, backend=backend)
+    status = {t.task: t.status for t in report.tasks}
+    assert report.ok and not report.load_errors, report.format()
+    assert status == {"build-stage-tool": "ok", "etc-config-port": "ok", "measurements-mean": "ok",
+                      "settings-stage-inherit": "ok", "csv-column-sum": "offline", "log-error-count": "offline"}
+    offline = {t.task: t.offline for t in report.tasks if t.offline}
+    assert "COPY --from=ghcr.io/astral-sh/uv" in offline["csv-column-sum"]
+    assert "ADD https://example.com" in offline["log-error-count"]

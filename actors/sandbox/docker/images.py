@@ -51,6 +51,38 @@ def rewrite_bases(dockerfile: str, base_images: dict[str, str]) -> tuple[str, li
     return "".join(out), named
 
 
+_LINK = re.compile(r"\s--link(?:=(?:true|false))?(?=\s)", re.IGNORECASE)
+_CACHE_MOUNT = re.compile(r"\s--mount=type=cache(?:,\S*)?(?=\s)", re.IGNORECASE)
+_CHMOD = re.compile(r"\s--chmod=([0-7]{3,4})(?=\s)")
+
+
+def for_classic_builder(dockerfile: str, env_dir: Path | None = None) -> str:
+    """What the daemon's classic builder (the one its build API runs) lacks from BuildKit, rewritten where the
+    image's files come out the same: `COPY --link` (a layer-cache strategy) and `RUN --mount=type=cache` (a
+    download cache) dropped, `COPY --chmod=755 src dest` as the COPY and a `RUN chmod`. Other BuildKit-only forms
+    (heredocs, secret mounts) fail the build, and the error says so."""
+    out = []
+    for line in dockerfile.splitlines(keepends=True):
+        if _COPY.match(line):
+            line = _LINK.sub("", line)
+            mode = _CHMOD.search(line)
+            words = _CHMOD.sub("", line).split()
+            if mode and not line.rstrip().endswith(("]", "\\")) and len(words) >= 3:
+                line = " ".join(words) + "\n"
+                sources, dest = [w for w in words[1:-1] if not w.startswith("--")], words[-1]
+                targets = []
+                for src in sources:
+                    is_dir = src.endswith("/") or (env_dir is not None and (env_dir / src).is_dir())
+                    one = dest if (len(sources) == 1 and not dest.endswith("/")) or is_dir \
+                        else f"{dest.rstrip('/')}/{Path(src).name}"
+                    targets.append(("-R ", one) if is_dir else ("", one))
+                line += "".join(f"RUN chmod {r}{mode.group(1)} {t}\n" for r, t in targets)
+        elif re.match(r"^\s*RUN\b", line, re.IGNORECASE):
+            line = _CACHE_MOUNT.sub("", line)
+        out.append(line)
+    return "".join(out)
+
+
 def context_tar(env_dir: Path, dockerfile: str) -> bytes:
     """The build context as Docker reads it: every file under environment/, the Dockerfile replaced."""
     buf = io.BytesIO()
@@ -120,6 +152,7 @@ class Images:
         """(tag, context tar) of a task's build: what `build` would make, without the daemon building it."""
         env_dir = Path(task.path) / "environment"
         text, named = rewrite_bases((env_dir / "Dockerfile").read_text(), self.config.base_images)
+        text = for_classic_builder(text, env_dir)
         blob = context_tar(env_dir, text)
         digest = hashlib.sha256(blob)
         for image in sorted(set(named)):
@@ -148,6 +181,8 @@ class Images:
                     self.stats["build_failures"] += 1
                     last = str(e)
                     log.warning("task %s: image build failed (attempt %d): %s", task.name, attempt + 1, last[-300:])
+                    if last.startswith("docker build: the Dockerfile"):
+                        break  # the daemon refused the Dockerfile itself: no retry changes that
             raise SandboxError(f"task {task.name}: its image did not build ({self.config.build_retries + 1} tries): "
                                f"{last}")
 
@@ -168,7 +203,12 @@ class Images:
                 if "error" in chunk:
                     detail = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
                     raise SandboxError(f"{detail.strip()} (after: {' | '.join(lines[-6:])[-600:]})")
-        except (docker.errors.APIError, docker.errors.BuildError, requests.RequestException) as e:
+        except docker.errors.APIError as e:
+            said = e.explanation or str(e)
+            if e.status_code == 400:
+                raise SandboxError(f"docker build: the Dockerfile was refused: {said}") from None
+            raise SandboxError(f"docker build: {said}") from None
+        except (docker.errors.BuildError, requests.RequestException) as e:
             raise SandboxError(f"docker build: {e}") from None
         if not self._exists(tag):
             raise SandboxError(f"docker build ended without image {tag}: {' | '.join(lines[-6:])[-600:]}")
