@@ -1,9 +1,9 @@
 """A sandbox whose only way in is an exec into a container (kubernetes pods, docker containers).
 
-`ExecSandbox` is the Sandbox protocol over one primitive each backend supplies, `_stream`: run an
+`ExecSandbox` is the Sandbox protocol over one primitive each backend supplies, `_exec_once`: run an
 argv in the container (stdin optional), stdout into a sink, and return its exit code and stderr,
 or raise `ExecFailure` saying whether the command may have started and whether trying again can
-help. Everything else is here once: the agent's commands (container_exec.command_script), files as
+help. Everything else is here once: the retries (`_stream`), the agent's commands (container_exec.command_script), files as
 tar through the container's own `tar`, the start-up probe, the task's files for images not built
 from its Dockerfile, and the verifier's clean context (container_verify.py).
 """
@@ -29,14 +29,15 @@ log = logging.getLogger(__name__)
 
 class ExecSandbox:
     """The shared part of a container sandbox. Subclasses set `name`, `task`, `limits`, `config` (with
-    `exec_grace_s`, `file_timeout_s`, `max_read_mb`, `exec_retries`) and implement `_stream`, `_check_open`
-    and `_what` ('pod X', 'container X')."""
+    `exec_grace_s`, `file_timeout_s`, `max_read_mb`, `exec_retries`) and `_closed`, and implement `_exec_once`,
+    `_retry_pause`, `_check_open`, `_what` ('pod X', 'container X') and `close`."""
 
     name: str
     task: Any
     limits: Limits
     config: Any
     _baseline: Snapshot
+    _closed: bool
 
     def _exec_once(self, argv: list[str], *, sink: Any, stdin: bytes | None, timeout_s: float) -> cx.ExecOutcome:
         """One exec of argv (stdout into sink); ExecFailure when it breaks (the backend's transport)."""
@@ -69,8 +70,7 @@ class ExecSandbox:
                 return outcome, sink
             except cx.ExecFailure as e:
                 self._count("exec_failures")
-                closed = getattr(self, "_closed", False)
-                again = e.retryable and (idempotent or not e.started) and i + 1 < attempts and not closed
+                again = e.retryable and (idempotent or not e.started) and i + 1 < attempts and not self._closed
                 if not again:
                     raise SandboxError(f"{self._what}: {what}: {e}{self._hint()}") from None
                 self._count("exec_retries")

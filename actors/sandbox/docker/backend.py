@@ -137,7 +137,8 @@ class DockerSandboxBackend:
         try:
             try:
                 container = self.client.containers.run(image, **kwargs)
-                self._storage_opt = self._storage_opt if "storage_opt" not in kwargs else True
+                if "storage_opt" in kwargs:
+                    self._storage_opt = True
             except docker.errors.APIError as e:
                 if "storage_opt" not in kwargs or "storage" not in str(e).lower():
                     raise

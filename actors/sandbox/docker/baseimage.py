@@ -73,16 +73,18 @@ def import_base(client, tags: tuple[str, ...] = CORE_TAGS, *, log=print, cache: 
     have = [i for i in client.images.list(filters={"label": label})]
     if have and all(t in (have[0].tags or []) for t in tags):
         return have[0].id
+    from docker.utils import parse_repository_tag
+
     tar = rootfs_tar(log=log, cache=cache, **recipe)
     start = time.monotonic()
-    repo, _, tag = tags[0].rpartition(":") if ":" in tags[0] else (tags[0], "", "latest")
+    repo, tag = parse_repository_tag(tags[0])
     changes = [f"LABEL {label}", 'CMD ["bash"]',
                "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "ENV LANG=C.UTF-8"]
-    client.api.import_image_from_file(str(tar), repository=repo, tag=tag, changes=changes)
+    client.api.import_image_from_file(str(tar), repository=repo, tag=tag or "latest", changes=changes)
     image = client.images.get(tags[0])
     for name in tags[1:]:
-        r, _, t = name.rpartition(":") if ":" in name else (name, "", "latest")
-        image.tag(r, t)
+        r, t = parse_repository_tag(name)
+        image.tag(r, t or "latest")
     log(f"imported {tar.name} as {', '.join(tags)} in {time.monotonic() - start:.1f}s")
     return image.id
 

@@ -216,17 +216,18 @@ class Images:
     def pull(self, ref: str) -> str:
         import docker
         import requests
+        from docker.utils import parse_repository_tag
 
         with self._serial(ref):
             if self._exists(ref):
                 return ref
-            repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "latest")
+            repo, tag = parse_repository_tag(ref)
             last = ""
             for attempt in range(self.config.build_retries + 1):
                 if attempt:
                     time.sleep(self.config.backoff_s * 2 ** (attempt - 1))
                 try:
-                    self.client.images.pull(repo, tag=tag)
+                    self.client.images.pull(repo, tag=tag or "latest")
                     self.stats["pulls"] += 1
                     return ref
                 except (docker.errors.APIError, requests.RequestException) as e:

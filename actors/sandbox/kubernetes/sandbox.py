@@ -73,9 +73,6 @@ class KubernetesSandbox(ExecSandbox):
         self.api.count(what)
 
     def _hint(self) -> str:
-        return self._pod_hint()
-
-    def _pod_hint(self) -> str:
         """Why the stream may have failed, from the pod's state ('' when it looks healthy)."""
         try:
             pod = self.api.read_pod(self.name)
